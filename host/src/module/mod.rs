@@ -1,0 +1,302 @@
+//! The viewer-profile module as the host runs it: a candidate is checked (size, imports,
+//! compile, ABI version) into a [`Module`]; a [`ModuleInstance`] runs batches of raw messages
+//! through it; faults come back classified so the caller can contain them.
+//!
+//! The native build of the same logic ([`NativeTransform`]) implements the same [`Transform`]
+//! trait, so the test vectors and benchmarks run both paths through one code path.
+
+mod imports;
+mod instance;
+mod native;
+mod output;
+
+pub use instance::ModuleInstance;
+pub use native::NativeTransform;
+pub use output::{validate_outcome, OutputLimits};
+
+use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
+use liveviewer_wire::{AbiInfo, Outcome, ABI_VERSION, EXPORT_ABI, EXPORT_TRANSFORM_BATCH};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+/// The module built from this source tree's `plugin/` (see build.rs).
+pub static BUILTIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/transform.wasm"));
+
+/// A module's identity: the sha256 of its bytes, `sha256:<hex>`. Stamped on every profile,
+/// dead letter and metric it produces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ModuleVersion(pub String);
+
+impl ModuleVersion {
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        ModuleVersion(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+    }
+
+    /// The short form for logs and tables: `sha256:` and 12 hex digits.
+    pub fn short(&self) -> &str {
+        &self.0[..self.0.len().min(19)]
+    }
+}
+
+impl fmt::Display for ModuleVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a module may use. Every limit holds per instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest module file accepted.
+    pub max_module_bytes: usize,
+    /// Linear memory cap per instance, in 64 KiB wasm pages.
+    pub memory_max_pages: u32,
+    /// Fuel (about one unit per wasm instruction) allowed per event; a batch call gets this
+    /// times `max_batch`. Fuel is deterministic and per instance, unlike a wall-clock timeout.
+    pub fuel_per_event: u64,
+    /// Most events per module call.
+    pub max_batch: usize,
+    /// Caps on what one event's result may hold.
+    pub output: OutputLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_module_bytes: 16 << 20,
+            memory_max_pages: 1024,
+            fuel_per_event: 20_000_000,
+            max_batch: 1024,
+            output: OutputLimits::default(),
+        }
+    }
+}
+
+impl Limits {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_module_bytes < 1024 {
+            return Err("module.limits.max_module_bytes must be at least 1024".into());
+        }
+        if self.memory_max_pages < 17 {
+            return Err("module.limits.memory_max_pages must be at least 17 (about 1 MiB)".into());
+        }
+        if self.fuel_per_event < 10_000 {
+            return Err("module.limits.fuel_per_event must be at least 10000".into());
+        }
+        if self.max_batch == 0 || self.max_batch > 100_000 {
+            return Err("module.limits.max_batch must be between 1 and 100000".into());
+        }
+        self.output.validate()
+    }
+}
+
+/// Why a candidate module was refused; [`LoadError::step`] names the check that failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    #[error("module is {size} bytes, more than the limit of {max}")]
+    TooLarge { size: usize, max: usize },
+    #[error("{0}")]
+    Imports(String),
+    #[error("does not compile: {0}")]
+    Compile(String),
+    #[error("{0}")]
+    Abi(String),
+    #[error("module speaks ABI version {found}; this host speaks version {expected}")]
+    AbiVersion { found: u32, expected: u32 },
+}
+
+impl LoadError {
+    pub fn step(&self) -> &'static str {
+        match self {
+            LoadError::TooLarge { .. } => "size",
+            LoadError::Imports(_) => "imports",
+            LoadError::Compile(_) => "compile",
+            LoadError::Abi(_) | LoadError::AbiVersion { .. } => "abi",
+        }
+    }
+}
+
+/// A module failure while running a batch. The host contains it: the batch is retried event by
+/// event so that only the guilty events are dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModuleFault {
+    #[error("module trapped: {0}")]
+    Trap(String),
+    #[error("module ran out of fuel (per-call budget)")]
+    OutOfFuel,
+    #[error("module exceeded its memory cap")]
+    OutOfMemory,
+    #[error("module returned an error: {0}")]
+    Failed(String),
+    #[error("module output too large: {0}")]
+    OutputTooLarge(String),
+    #[error("module output malformed: {0}")]
+    MalformedOutput(String),
+    #[error("module returned {got} results for {expected} events")]
+    WrongCount { expected: usize, got: usize },
+}
+
+impl ModuleFault {
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModuleFault::Trap(_) => "trap",
+            ModuleFault::OutOfFuel => "out_of_fuel",
+            ModuleFault::OutOfMemory => "out_of_memory",
+            ModuleFault::Failed(_) => "error",
+            ModuleFault::OutputTooLarge(_) => "output_too_large",
+            ModuleFault::MalformedOutput(_) => "malformed_output",
+            ModuleFault::WrongCount { .. } => "wrong_count",
+        }
+    }
+}
+
+/// Anything that turns a batch of raw messages into one outcome per message: the wasm module
+/// or the native build of the same logic.
+pub trait Transform {
+    fn version(&self) -> &ModuleVersion;
+    fn transform_batch(&mut self, messages: &[&[u8]]) -> Result<Vec<Outcome>, ModuleFault>;
+    /// Fuel the last call used, where the runtime measures it.
+    fn last_fuel(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// A checked, compiled module. Cheap to clone; instances are made from it per worker.
+#[derive(Clone)]
+pub struct Module {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    version: ModuleVersion,
+    abi: AbiInfo,
+    size: usize,
+    limits: Limits,
+    bytes: Arc<[u8]>,
+    /// Fuel for a whole batch.
+    batch: CompiledPlugin,
+    /// Fuel for one event, for retries after a fault; compiled on first need.
+    single: OnceLock<Result<CompiledPlugin, String>>,
+}
+
+impl Module {
+    /// size -> imports -> compile -> ABI version. Compiling takes a while: call it off the
+    /// hot path (a blocking thread).
+    pub fn load(bytes: &[u8], limits: &Limits) -> Result<Module, LoadError> {
+        if bytes.len() > limits.max_module_bytes {
+            return Err(LoadError::TooLarge { size: bytes.len(), max: limits.max_module_bytes });
+        }
+        imports::check(bytes).map_err(LoadError::Imports)?;
+        let bytes: Arc<[u8]> = Arc::from(bytes);
+        let fuel = limits.fuel_per_event.saturating_mul(limits.max_batch as u64);
+        let batch = compile(&bytes, limits, fuel).map_err(LoadError::Compile)?;
+        let abi = read_abi(&batch)?;
+        if abi.abi_version != ABI_VERSION {
+            return Err(LoadError::AbiVersion { found: abi.abi_version, expected: ABI_VERSION });
+        }
+        Ok(Module {
+            inner: Arc::new(Inner {
+                version: ModuleVersion::of_bytes(&bytes),
+                abi,
+                size: bytes.len(),
+                limits: limits.clone(),
+                bytes,
+                batch,
+                single: OnceLock::new(),
+            }),
+        })
+    }
+
+    pub fn version(&self) -> &ModuleVersion {
+        &self.inner.version
+    }
+
+    pub fn abi(&self) -> &AbiInfo {
+        &self.inner.abi
+    }
+
+    pub fn size(&self) -> usize {
+        self.inner.size
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.inner.bytes
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// A fresh instance for one worker.
+    pub fn instance(&self) -> Result<ModuleInstance, ModuleFault> {
+        ModuleInstance::new(self.clone())
+    }
+
+    pub(crate) fn batch_plugin(&self) -> &CompiledPlugin {
+        &self.inner.batch
+    }
+
+    pub(crate) fn single_plugin(&self) -> Result<&CompiledPlugin, ModuleFault> {
+        let inner = &self.inner;
+        inner
+            .single
+            .get_or_init(|| compile(&inner.bytes, &inner.limits, inner.limits.fuel_per_event))
+            .as_ref()
+            .map_err(|e| ModuleFault::Failed(format!("recompiling for a retry: {e}")))
+    }
+}
+
+fn compile(bytes: &[u8], limits: &Limits, fuel: u64) -> Result<CompiledPlugin, String> {
+    let manifest = Manifest::new([Wasm::data(bytes.to_vec())]).with_memory_max(limits.memory_max_pages);
+    let builder = PluginBuilder::new(manifest)
+        .with_wasi(false)
+        .with_fuel_limit(fuel)
+        // No compilation cache on disk: the host writes nothing outside its data directory.
+        .with_cache_disabled();
+    CompiledPlugin::new(builder).map_err(|e| format!("{e:#}"))
+}
+
+fn read_abi(compiled: &CompiledPlugin) -> Result<AbiInfo, LoadError> {
+    let mut plugin = extism::Plugin::new_from_compiled(compiled)
+        .map_err(|e| LoadError::Compile(format!("cannot instantiate: {e:#}")))?;
+    if !plugin.function_exists(EXPORT_ABI) {
+        return Err(LoadError::Abi(format!("module has no `{EXPORT_ABI}` export")));
+    }
+    if !plugin.function_exists(EXPORT_TRANSFORM_BATCH) {
+        return Err(LoadError::Abi(format!("module has no `{EXPORT_TRANSFORM_BATCH}` export")));
+    }
+    let out: Vec<u8> = plugin
+        .call(EXPORT_ABI, Vec::<u8>::new())
+        .map_err(|e| LoadError::Abi(format!("`{EXPORT_ABI}` failed: {e:#}")))?;
+    if out.len() > 4096 {
+        return Err(LoadError::Abi(format!("`{EXPORT_ABI}` returned {} bytes", out.len())));
+    }
+    serde_json::from_slice(&out)
+        .map_err(|e| LoadError::Abi(format!("`{EXPORT_ABI}` returned something other than ABI info: {e}")))
+}
+
+/// Sorts extism's errors into the faults the pipeline reacts to.
+pub(crate) fn classify(err: &extism::Error) -> ModuleFault {
+    let text = format!("{err:#}");
+    let root = err.root_cause().to_string();
+    if text.contains("ran out of fuel") || text.contains("all fuel consumed") {
+        ModuleFault::OutOfFuel
+    } else if root == "oom" || text.contains("oom") && text.contains("memory") {
+        ModuleFault::OutOfMemory
+    } else if err.downcast_ref::<extism::convert::Error>().is_some() {
+        ModuleFault::MalformedOutput(text)
+    } else if text.contains("wasm trap") || text.contains("wasm backtrace") || text.contains("unreachable") {
+        ModuleFault::Trap(first_line(&text))
+    } else {
+        ModuleFault::Failed(first_line(&text))
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(500).collect()
+}

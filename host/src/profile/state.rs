@@ -1,0 +1,400 @@
+//! The stored form of a viewer profile: a state-based CRDT. Merging an event's deltas is
+//! commutative, associative and idempotent, so the profile is the same whatever the arrival
+//! order and however often an event is delivered. Every part is bounded.
+
+use super::key::{fnv1a, Key};
+use liveviewer_wire::outcome::Apply;
+use liveviewer_wire::Delta;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Bounds that keep one profile well under DynamoDB's 400 KB item limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    /// Latest events kept per state field (e.g. `status`), to know since when it holds.
+    pub state_window: usize,
+    /// Dedupe keys remembered per additive counter.
+    pub dedupe_keys: usize,
+    /// Media sessions kept in detail; older ones are folded into the totals.
+    pub live_sessions: usize,
+    /// A media session whose last event is this much older than the viewer's newest event is
+    /// folded into the totals.
+    pub session_horizon_ms: i64,
+    /// Folded sessions whose ids are remembered, so their late events are not counted again.
+    pub retired_ids: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            state_window: 32,
+            dedupe_keys: 1024,
+            live_sessions: 16,
+            session_horizon_ms: 24 * 3600 * 1000,
+            retired_ids: 256,
+        }
+    }
+}
+
+/// A last-writer-wins register. Values are JSON text; ties on the key (the same event seen
+/// by two module versions) go to the greater text, so the winner never depends on order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Register {
+    pub at: Key,
+    pub value: String,
+}
+
+impl Register {
+    fn merge(slot: &mut Option<Register>, at: Key, value: String) {
+        match slot {
+            Some(r) if (r.at, &r.value) >= (at, &value) => {}
+            _ => *slot = Some(Register { at, value }),
+        }
+    }
+}
+
+/// The latest events of a state field, ordered by key: the newest is the value, and the run
+/// of equal values at the end says since when it holds. Top-k of a union is order-free.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateWindow {
+    pub events: Vec<(Key, String)>,
+}
+
+impl StateWindow {
+    fn merge(&mut self, at: Key, value: &str, cap: usize) {
+        match self.events.binary_search_by(|(k, _)| k.cmp(&at)) {
+            Ok(i) => {
+                if self.events[i].1.as_str() < value {
+                    self.events[i].1 = value.to_owned();
+                }
+            }
+            Err(i) => {
+                if self.events.len() >= cap && i == 0 {
+                    return; // older than everything kept
+                }
+                self.events.insert(i, (at, value.to_owned()));
+                if self.events.len() > cap {
+                    self.events.drain(..self.events.len() - cap);
+                }
+            }
+        }
+    }
+
+    /// The current value and the key of the first event of its final run.
+    pub fn current(&self) -> Option<(&str, Key)> {
+        let (_, value) = self.events.last()?;
+        let since = self
+            .events
+            .iter()
+            .rev()
+            .take_while(|(_, v)| v == value)
+            .last()
+            .map(|(k, _)| *k)?;
+        Some((value, since))
+    }
+}
+
+/// An additive counter; each dedupe key counts once (while remembered).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SumCell {
+    pub total: f64,
+    /// Sorted hashes of the dedupe keys seen.
+    pub seen: Vec<u64>,
+}
+
+impl SumCell {
+    fn add(&mut self, dedupe: &str, value: f64, cap: usize) {
+        let h = fnv1a(dedupe.as_bytes());
+        match self.seen.binary_search(&h) {
+            Ok(_) => {}
+            Err(i) => {
+                // Past the cap, counts go on without dedupe: a repeat may then count twice.
+                if self.seen.len() < cap {
+                    self.seen.insert(i, h);
+                }
+                self.total += value;
+            }
+        }
+    }
+}
+
+/// Cells shared by the profile and each media session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cells {
+    pub fields: BTreeMap<String, Register>,
+    pub maxes: BTreeMap<String, f64>,
+    pub sums: BTreeMap<String, SumCell>,
+}
+
+impl Cells {
+    fn merge(&mut self, at: Key, delta: &Delta, bounds: &Bounds) {
+        match delta {
+            Delta::Set { field, value, .. } => {
+                let mut slot = self.fields.remove(field);
+                Register::merge(&mut slot, at, value.to_string());
+                self.fields.insert(field.clone(), slot.expect("merge fills the slot"));
+            }
+            Delta::Max { field, value, .. } => {
+                let cell = self.maxes.entry(field.clone()).or_insert(*value);
+                if *value > *cell {
+                    *cell = *value;
+                }
+            }
+            Delta::Add { field, value, dedupe, .. } => {
+                self.sums.entry(field.clone()).or_default().add(dedupe, *value, bounds.dedupe_keys);
+            }
+            Delta::State { .. } => unreachable!("states live on the profile"),
+        }
+    }
+
+    /// Every numeric cell, the form in which a session counts towards the totals.
+    pub fn numbers(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.maxes
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .chain(self.sums.iter().map(|(k, c)| (k.as_str(), c.total)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub first: Key,
+    pub last: Key,
+    pub cells: Cells,
+}
+
+/// Sessions folded into the totals.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Retired {
+    pub sessions: u64,
+    pub numbers: BTreeMap<String, f64>,
+    /// Hashes of the folded sessions' ids, oldest first.
+    pub ids: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileState {
+    pub viewer_id: String,
+    /// Event time of the viewer's first and last applied events.
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub states: BTreeMap<String, StateWindow>,
+    pub cells: Cells,
+    pub sessions: BTreeMap<String, SessionRecord>,
+    pub retired: Retired,
+    /// The module version of the latest write.
+    pub module_version: String,
+    /// Per source partition, the highest offset already merged: a redelivered event at or
+    /// below it is not applied again.
+    pub watermarks: BTreeMap<String, i64>,
+}
+
+impl ProfileState {
+    pub fn new(viewer_id: &str) -> Self {
+        ProfileState { viewer_id: viewer_id.to_owned(), ..Default::default() }
+    }
+
+    /// Merges one event's deltas.
+    pub fn apply(&mut self, apply: &Apply, bounds: &Bounds) {
+        let at = Key::from(&apply.at);
+        self.first_seen = Some(self.first_seen.map_or(at.ts, |f| f.min(at.ts)));
+        self.last_seen = Some(self.last_seen.map_or(at.ts, |l| l.max(at.ts)));
+        for delta in &apply.deltas {
+            match (delta, delta.session()) {
+                (Delta::State { field, value }, _) => {
+                    self.states.entry(field.clone()).or_default().merge(at, value, bounds.state_window);
+                }
+                (_, None) => self.cells.merge(at, delta, bounds),
+                (_, Some(session)) => {
+                    if self.retired.ids.contains(&fnv1a(session.as_bytes())) {
+                        continue;
+                    }
+                    let record = self
+                        .sessions
+                        .entry(session.to_owned())
+                        .or_insert_with(|| SessionRecord { first: at, last: at, cells: Cells::default() });
+                    record.first = record.first.min(at);
+                    record.last = record.last.max(at);
+                    record.cells.merge(at, delta, bounds);
+                }
+            }
+        }
+        self.retire(bounds);
+    }
+
+    /// Folds old sessions into the totals: those past the horizon, then the oldest past the cap.
+    fn retire(&mut self, bounds: &Bounds) {
+        let Some(newest) = self.last_seen else { return };
+        loop {
+            let oldest = self.sessions.iter().min_by_key(|(_, r)| r.last).map(|(id, r)| (id.clone(), r.last));
+            let Some((id, last)) = oldest else { return };
+            let past_horizon = last.ts < newest.saturating_sub(bounds.session_horizon_ms);
+            if !past_horizon && self.sessions.len() <= bounds.live_sessions {
+                return;
+            }
+            let record = self.sessions.remove(&id).expect("just found");
+            self.retired.sessions += 1;
+            for (name, v) in record.cells.numbers() {
+                *self.retired.numbers.entry(name.to_owned()).or_insert(0.0) += v;
+            }
+            self.retired.ids.push(fnv1a(id.as_bytes()));
+            if self.retired.ids.len() > bounds.retired_ids {
+                self.retired.ids.remove(0);
+            }
+        }
+    }
+
+    /// The media session the viewer is in now: the one with the latest event.
+    pub fn current_session(&self) -> Option<(&str, &SessionRecord)> {
+        self.sessions.iter().max_by_key(|(_, r)| r.last).map(|(id, r)| (id.as_str(), r))
+    }
+
+    /// Whether an event from `source` at `offset` was already merged.
+    pub fn already_applied(&self, source: &str, offset: i64) -> bool {
+        self.watermarks.get(source).is_some_and(|w| offset <= *w)
+    }
+
+    pub fn record_offset(&mut self, source: &str, offset: i64) {
+        let w = self.watermarks.entry(source.to_owned()).or_insert(offset);
+        *w = (*w).max(offset);
+    }
+
+    /// Encodes for a store: a format byte, then postcard.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = vec![FORMAT];
+        out.extend(postcard::to_stdvec(self).expect("profile state always encodes"));
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        match bytes.split_first() {
+            Some((&FORMAT, rest)) => postcard::from_bytes(rest).map_err(|e| format!("profile state: {e}")),
+            Some((other, _)) => Err(format!("profile state: unknown format {other}")),
+            None => Err("profile state: empty".into()),
+        }
+    }
+}
+
+const FORMAT: u8 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liveviewer_wire::OrderKey;
+    use serde_json::json;
+
+    fn apply(ts: i64, id: &str, deltas: Vec<Delta>) -> Apply {
+        Apply { viewer: "v".into(), event: "e".into(), at: OrderKey { ts, rank: 30, id: id.into() }, deltas }
+    }
+
+    fn set(field: &str, v: serde_json::Value) -> Delta {
+        Delta::Set { field: field.into(), value: v, session: None }
+    }
+
+    fn state(field: &str, v: &str) -> Delta {
+        Delta::State { field: field.into(), value: v.into() }
+    }
+
+    fn merged(events: &[Apply]) -> ProfileState {
+        let mut s = ProfileState::new("v");
+        for e in events {
+            s.apply(e, &Bounds::default());
+        }
+        s
+    }
+
+    #[test]
+    fn last_writer_wins_by_event_time_not_arrival() {
+        let a = apply(1, "a", vec![set("label", json!("old"))]);
+        let b = apply(2, "b", vec![set("label", json!("new"))]);
+        assert_eq!(merged(&[a.clone(), b.clone()]), merged(&[b, a]));
+        let s = merged(&[apply(2, "b", vec![set("label", json!("new"))]), apply(1, "a", vec![set("label", json!("old"))])]);
+        assert_eq!(s.cells.fields["label"].value, "\"new\"");
+    }
+
+    #[test]
+    fn equal_keys_resolve_the_same_way_in_any_order() {
+        let a = apply(1, "same", vec![set("x", json!(1))]);
+        let b = apply(1, "same", vec![set("x", json!(2))]);
+        assert_eq!(merged(&[a.clone(), b.clone()]), merged(&[b, a]));
+    }
+
+    #[test]
+    fn max_counters_and_repeats() {
+        let m = |v| Delta::Max { field: "ads".into(), value: v, session: Some("s".into()) };
+        let events = [apply(1, "a", vec![m(1.0)]), apply(3, "c", vec![m(3.0)]), apply(2, "b", vec![m(2.0)])];
+        let s = merged(&[events[0].clone(), events[1].clone(), events[2].clone(), events[1].clone()]);
+        assert_eq!(s.sessions["s"].cells.maxes["ads"], 3.0);
+        assert_eq!(s.sessions["s"].first.ts, 1);
+        assert_eq!(s.sessions["s"].last.ts, 3);
+    }
+
+    #[test]
+    fn adds_count_once_per_dedupe_key() {
+        let add = |k: &str| Delta::Add { field: "seeks".into(), value: 1.0, dedupe: k.into(), session: None };
+        let s = merged(&[apply(1, "a", vec![add("a")]), apply(2, "b", vec![add("b")]), apply(1, "a", vec![add("a")])]);
+        assert_eq!(s.cells.sums["seeks"].total, 2.0);
+    }
+
+    #[test]
+    fn state_since_is_the_start_of_the_last_run() {
+        let s = merged(&[
+            apply(1, "a", vec![state("status", "W")]),
+            apply(3, "c", vec![state("status", "P")]),
+            apply(4, "d", vec![state("status", "P")]),
+            apply(2, "b", vec![state("status", "P")]),
+        ]);
+        let (value, since) = s.states["status"].current().unwrap();
+        assert_eq!((value, since.ts), ("P", 2));
+    }
+
+    #[test]
+    fn state_window_is_bounded_and_order_free() {
+        let bounds = Bounds { state_window: 4, ..Bounds::default() };
+        let events: Vec<Apply> = (0..10)
+            .map(|i| apply(i, &format!("e{i}"), vec![state("status", if i < 7 { "W" } else { "P" })]))
+            .collect();
+        let mut fwd = ProfileState::new("v");
+        let mut rev = ProfileState::new("v");
+        for e in &events {
+            fwd.apply(e, &bounds);
+        }
+        for e in events.iter().rev() {
+            rev.apply(e, &bounds);
+        }
+        assert_eq!(fwd, rev);
+        assert_eq!(fwd.states["status"].events.len(), 4);
+        assert_eq!(fwd.states["status"].current().unwrap().1.ts, 7);
+    }
+
+    #[test]
+    fn old_sessions_fold_into_totals() {
+        let bounds = Bounds { live_sessions: 2, ..Bounds::default() };
+        let mut s = ProfileState::new("v");
+        for (i, sid) in ["s1", "s2", "s3"].iter().enumerate() {
+            let d = Delta::Max { field: "ads".into(), value: 2.0, session: Some(sid.to_string()) };
+            s.apply(&apply(i as i64, sid, vec![d]), &bounds);
+        }
+        assert_eq!(s.sessions.len(), 2);
+        assert!(!s.sessions.contains_key("s1"));
+        assert_eq!(s.retired.sessions, 1);
+        assert_eq!(s.retired.numbers["ads"], 2.0);
+        // A late event of the folded session is not counted again.
+        let late = Delta::Max { field: "ads".into(), value: 5.0, session: Some("s1".into()) };
+        s.apply(&apply(0, "late", vec![late]), &bounds);
+        assert_eq!(s.sessions.len(), 2);
+        assert_eq!(s.retired.numbers["ads"], 2.0);
+    }
+
+    #[test]
+    fn watermarks_and_encoding() {
+        let mut s = merged(&[apply(1, "a", vec![set("x", json!({"a": [1, 2]}))])]);
+        s.record_offset("t/0", 5);
+        s.record_offset("t/0", 3);
+        assert!(s.already_applied("t/0", 5));
+        assert!(!s.already_applied("t/0", 6));
+        assert!(!s.already_applied("t/1", 0));
+        assert_eq!(ProfileState::decode(&s.encode()).unwrap(), s);
+        assert!(ProfileState::decode(&[9, 1, 2]).is_err());
+    }
+}

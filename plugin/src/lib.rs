@@ -1,0 +1,112 @@
+//! The viewer-profile module: a pure function from one raw Kafka message (a Snowplow enriched
+//! event, as TSV or as Snowbridge JSON) to an [`Outcome`] for the viewer's profile.
+//!
+//! - [`raw`]: the event as both forms reduce it (atomic fields, payload, media entities).
+//! - [`tsv`], [`snowbridge_json`]: the two input forms.
+//! - [`entities`]: the media entities and event payloads, typed and checked.
+//! - [`logic`]: status, media, ad and session deltas of one media event.
+//!
+//! Built for `wasm32-unknown-unknown` it is `transform.wasm` (exports `abi` and
+//! `transform_batch`, see `liveviewer_wire`); built natively it is the same logic as a library,
+//! which the host's tests and benchmarks run beside the wasm.
+
+pub mod entities;
+pub mod logic;
+pub mod raw;
+pub mod snowbridge_json;
+pub mod tsv;
+
+#[cfg(target_arch = "wasm32")]
+mod exports;
+
+use liveviewer_wire::{frames, AbiInfo, Outcome, ABI_VERSION};
+use raw::{RawEvent, MEDIA_VENDOR};
+
+/// What this module reports through the `abi` export.
+pub fn info() -> AbiInfo {
+    AbiInfo {
+        abi_version: ABI_VERSION,
+        name: env!("CARGO_PKG_NAME").to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// Transforms one raw message. Never panics on any input: bad input is a `Reject`.
+pub fn transform(message: &[u8]) -> Outcome {
+    match run(message) {
+        Ok(outcome) => outcome,
+        Err(reason) => Outcome::Reject { reason },
+    }
+}
+
+/// The `transform_batch` export: framed messages in, a JSON array of outcomes out, in order.
+pub fn transform_batch(batch: &[u8]) -> Result<Vec<u8>, frames::FrameError> {
+    let messages = frames::decode(batch)?;
+    let outcomes: Vec<Outcome> = messages.into_iter().map(transform).collect();
+    Ok(serde_json::to_vec(&outcomes).expect("outcomes always serialize"))
+}
+
+fn run(message: &[u8]) -> Result<Outcome, String> {
+    if message.iter().all(u8::is_ascii_whitespace) {
+        return Err("empty message".into());
+    }
+    let text = std::str::from_utf8(message)
+        .map_err(|e| format!("message is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))?;
+    if text.trim_start().starts_with('{') {
+        let raw = snowbridge_json::parse(text)?;
+        let event = match classify(&raw) {
+            Ok(event) => event,
+            Err(reason) => return Ok(Outcome::Skip { reason }),
+        };
+        return media_event(&raw, event);
+    }
+    let (mut raw, payloads) = tsv::parse(text)?;
+    if raw.event_vendor.is_none() || raw.event_name.is_none() {
+        tsv::fill_unstruct(&mut raw, &payloads)?;
+    }
+    // Classify before parsing the JSON payloads: most of a site's events are not media events.
+    let event = match classify(&raw) {
+        Ok(event) => event,
+        Err(reason) => return Ok(Outcome::Skip { reason }),
+    };
+    if raw.unstruct.is_none() {
+        tsv::fill_unstruct(&mut raw, &payloads)?;
+    }
+    tsv::fill_contexts(&mut raw, &payloads)?;
+    media_event(&raw, event)
+}
+
+/// The media event's name, or why this is not a media event this logic handles.
+fn classify(raw: &RawEvent<'_>) -> Result<&'static str, String> {
+    let (vendor, name) = match (&raw.event_vendor, &raw.event_name, &raw.unstruct) {
+        (Some(v), Some(n), _) => (v.as_str(), n.as_str()),
+        (_, _, Some(u)) => (u.vendor.as_ref(), u.name.as_ref()),
+        _ => {
+            let kind = raw.event.as_ref().map_or("unknown", |e| e.as_str());
+            return Err(format!("not a media event ({kind})"));
+        }
+    };
+    if vendor != MEDIA_VENDOR {
+        return Err(format!("not a media event ({vendor}/{name})"));
+    }
+    logic::MEDIA_EVENTS
+        .iter()
+        .find(|known| **known == name)
+        .copied()
+        .ok_or_else(|| format!("unknown media event {name:?}"))
+}
+
+fn media_event(raw: &RawEvent<'_>, event: &'static str) -> Result<Outcome, String> {
+    let Some(u) = &raw.unstruct else {
+        return Err(format!("{event} without its unstruct_event payload"));
+    };
+    if u.vendor != MEDIA_VENDOR || u.name != event {
+        return Err(format!("event_name is {event} but unstruct_event is {}/{}", u.vendor, u.name));
+    }
+    if u.major != 1 {
+        return Ok(Outcome::Skip {
+            reason: format!("{event} schema version {}-*-* is not supported (1-*-* is)", u.major),
+        });
+    }
+    logic::apply(raw, event).map(Outcome::Apply)
+}

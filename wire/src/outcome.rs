@@ -1,0 +1,155 @@
+//! The per-event result of the module, and the delta vocabulary with its merge semantics.
+//!
+//! The module says *what* changed; the host owns *how* it is merged. Every delta's semantics
+//! make the merged profile independent of arrival order and of repeats:
+//!
+//! | op      | merge                                                        |
+//! |---------|--------------------------------------------------------------|
+//! | `state` | last-writer-wins by [`OrderKey`]; the host also keeps since when the value holds |
+//! | `set`   | last-writer-wins by [`OrderKey`]                              |
+//! | `max`   | maximum (the tracker's cumulative counters)                   |
+//! | `add`   | sum, counted once per `dedupe` key                            |
+//!
+//! A delta with a `session` applies to that media session's record instead of the profile.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::cmp::Ordering;
+
+/// One result per input event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Outcome {
+    /// A media event for a viewer: merge these deltas into the viewer's profile.
+    Apply(Apply),
+    /// A well-formed event this logic has nothing to do with (page views, other events).
+    Skip { reason: String },
+    /// Bad input: the host dead-letters it with the reason.
+    Reject { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Apply {
+    /// The profile key: `user_id`, else `domain_userid`, else `network_userid`.
+    pub viewer: String,
+    /// The event's name (`play_event`, `ad_start_event`, ...), for metrics and history.
+    pub event: String,
+    /// Where the event stands in the viewer's timeline.
+    pub at: OrderKey,
+    pub deltas: Vec<Delta>,
+}
+
+/// Event order: event time, then a lifecycle rank for events stamped in the same millisecond
+/// (an ad completes before the next one starts), then the event id so that the order is total.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderKey {
+    /// Event time, epoch milliseconds.
+    pub ts: i64,
+    pub rank: u8,
+    pub id: String,
+}
+
+impl Ord for OrderKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.ts, self.rank, &self.id).cmp(&(other.ts, other.rank, &other.id))
+    }
+}
+
+impl PartialOrd for OrderKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Delta {
+    /// The viewer's state (e.g. `status`): last-writer-wins, rendered with `<field>_at`, the
+    /// event time since which the value holds.
+    State { field: String, value: String },
+    /// An attribute: last-writer-wins. A dotted field (`ad.quartile`) overlays a member of the
+    /// object stored under its parent (`ad`).
+    Set {
+        field: String,
+        value: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+    /// A cumulative counter: the maximum wins.
+    Max {
+        field: String,
+        value: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+    /// An additive counter, counted once per `dedupe` key.
+    Add {
+        field: String,
+        value: f64,
+        dedupe: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+}
+
+impl Delta {
+    pub fn field(&self) -> &str {
+        match self {
+            Delta::State { field, .. }
+            | Delta::Set { field, .. }
+            | Delta::Max { field, .. }
+            | Delta::Add { field, .. } => field,
+        }
+    }
+
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            Delta::State { .. } => None,
+            Delta::Set { session, .. } | Delta::Max { session, .. } | Delta::Add { session, .. } => {
+                session.as_deref()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_have_a_stable_json_shape() {
+        let apply = Outcome::Apply(Apply {
+            viewer: "v".into(),
+            event: "play_event".into(),
+            at: OrderKey { ts: 5, rank: 30, id: "e".into() },
+            deltas: vec![
+                Delta::State { field: "status".into(), value: "WATCHING_VIDEO".into() },
+                Delta::Max { field: "ads".into(), value: 2.0, session: Some("s".into()) },
+            ],
+        });
+        let json = serde_json::to_string(&apply).unwrap();
+        assert_eq!(
+            json,
+            r#"{"apply":{"viewer":"v","event":"play_event","at":{"ts":5,"rank":30,"id":"e"},"deltas":[{"op":"state","field":"status","value":"WATCHING_VIDEO"},{"op":"max","field":"ads","value":2.0,"session":"s"}]}}"#
+        );
+        assert_eq!(serde_json::from_str::<Outcome>(&json).unwrap(), apply);
+        let skip: Outcome = serde_json::from_str(r#"{"skip":{"reason":"page_view"}}"#).unwrap();
+        assert_eq!(skip, Outcome::Skip { reason: "page_view".into() });
+    }
+
+    #[test]
+    fn unknown_ops_and_fields_are_refused() {
+        assert!(serde_json::from_str::<Delta>(r#"{"op":"mul","field":"x","value":2}"#).is_err());
+        assert!(serde_json::from_str::<Outcome>(r#"{"skip":{"reason":"x","extra":1}}"#).is_err());
+    }
+
+    #[test]
+    fn order_is_time_then_rank_then_id() {
+        let k = |ts, rank, id: &str| OrderKey { ts, rank, id: id.into() };
+        assert!(k(1, 50, "a") < k(2, 10, "a"));
+        assert!(k(1, 10, "z") < k(1, 50, "a"));
+        assert!(k(1, 10, "a") < k(1, 10, "b"));
+    }
+}
