@@ -281,10 +281,10 @@ FIXTURE_PROFILE = {
     "ad": None,
     "session": {"session_id": SESSION, "time_played": 67.544, "time_played_muted": 0, "time_paused": 23.577,
                 "time_buffering": 0, "time_spent_ads": 23.054, "content_watched": 68, "ads": 6,
-                "ads_clicked": 1, "ads_skipped": 3, "ad_breaks": 3, "avg_playback_rate": 1,
+                "ads_completed": 3, "ads_clicked": 1, "ads_skipped": 3, "ad_breaks": 3, "avg_playback_rate": 1,
                 "started_at": "2024-11-16T13:33:23.276Z", "completed": 0},
-    "totals": {"media_sessions": 1, "completed": 0, "time_played": 67.544, "ads": 6, "ads_skipped": 3,
-               "ads_clicked": 1},
+    "totals": {"media_sessions": 1, "completed": 0, "time_played": 67.544, "ads": 6, "ads_completed": 3,
+               "ads_skipped": 3, "ads_clicked": 1},
     "last_event": "ping_event",
 }
 
@@ -383,7 +383,10 @@ single("event-ad-quartile", "ad_quartile_event at 50 %: quartile 2.",
        apply("ad_quartile_event", "WATCHING_AD"), {"ad": {"quartile": 2}})
 single("event-ad-complete", "ad_complete_event: quartile 4 (complete), still in the break.",
        media_event("ad_complete_event", player=PAUSED, ad=True, ad_break=True),
-       apply("ad_complete_event", "WATCHING_AD"), {"status": "WATCHING_AD", "ad": {"quartile": 4}})
+       apply("ad_complete_event", "WATCHING_AD", deltas=[{"op": "add", "field": "ads_completed", "value": 1,
+                                                           "session": SESSION}]),
+       {"status": "WATCHING_AD", "ad": {"quartile": 4}, "session": {"ads_completed": 1},
+        "totals": {"ads_completed": 1}})
 single("event-ad-skip", "ad_skip_event at 60 %: skipped, quartile 2.",
        media_event("ad_skip_event", {"percentProgress": 60}, player=PAUSED, ad=True, ad_break=True),
        apply("ad_skip_event", "WATCHING_AD"), {"ad": {"skipped": True, "quartile": 2}})
@@ -580,8 +583,9 @@ case("repeats-count-once",
      "Every event of the first ad break (fixture lines 4-20) delivered twice: the counters are the tracker's "
      "cumulative figures, not doubled.",
      [{"file": FIXTURE, "lines": "4-20"}, {"file": FIXTURE, "lines": "4-20"}], None,
-     {VIEWER: {"status": "WATCHING_VIDEO", "session": {"ads": 2, "ad_breaks": 1, "time_spent_ads": 8.993},
-               "totals": {"ads": 2, "media_sessions": 1}}},
+     {VIEWER: {"status": "WATCHING_VIDEO", "session": {"ads": 2, "ads_completed": 2, "ad_breaks": 1,
+                                                       "time_spent_ads": 8.993},
+               "totals": {"ads": 2, "ads_completed": 2, "media_sessions": 1}}},
      ["shuffle"], source=SOURCE)
 p1 = media_event("play_event", at="2024-11-16 13:40:00.000", player=PLAYING)
 p2 = media_event("pause_event", at="2024-11-16 13:40:05.000", player=PAUSED)

@@ -230,7 +230,7 @@ pub fn apply(raw: &RawEvent<'_>, event: &str) -> Result<Apply, String> {
         deltas.push(set("last_error", error));
     }
     if let (Some(s), Some(id)) = (&session, &session_id) {
-        push_session_deltas(&mut deltas, id, s, &player, event);
+        push_session_deltas(&mut deltas, id, s, &player, event, event_id);
     }
     Ok(Apply {
         viewer: viewer.to_owned(),
@@ -329,7 +329,14 @@ fn push_ad_deltas(
     }
 }
 
-fn push_session_deltas(deltas: &mut Vec<Delta>, id: &str, s: &Session, player: &MediaPlayer, event: &str) {
+fn push_session_deltas(
+    deltas: &mut Vec<Delta>,
+    id: &str,
+    s: &Session,
+    player: &MediaPlayer,
+    event: &str,
+    event_id: &str,
+) {
     let scoped = || Some(id.to_owned());
     for (field, value) in s.counters() {
         // The tracker leaves a counter out while it is zero.
@@ -337,6 +344,16 @@ fn push_session_deltas(deltas: &mut Vec<Delta>, id: &str, s: &Session, player: &
     }
     let completed = if event == "end_event" || player.ended { 1.0 } else { 0.0 };
     deltas.push(Delta::Max { field: "completed".into(), value: completed, session: scoped() });
+    // The tracker counts ads started, skipped and clicked, not completed: count completions
+    // here, once per event.
+    if event == "ad_complete_event" {
+        deltas.push(Delta::Add {
+            field: "ads_completed".into(),
+            value: 1.0,
+            dedupe: event_id.to_owned(),
+            session: scoped(),
+        });
+    }
     let mut session_set = |field: &str, value: Value| {
         deltas.push(Delta::Set { field: field.into(), value, session: scoped() });
     };
