@@ -26,6 +26,31 @@ fn main() {
         .unwrap_or_else(|e| panic!("copying {} into the build: {e}", wasm.display()));
 
     embed_vectors(&root.join("test-vectors"), &out.join("vectors.rs"));
+    embed_dashboard(&root.join("dashboard"), &out.join("dashboard.rs"));
+}
+
+/// Generates `static DASHBOARD_FILES: &[(&str, &[u8])]`: the page's top-level static files
+/// (not its tests or node_modules).
+fn embed_dashboard(dir: &Path, dest: &Path) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<(String, PathBuf)> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("html" | "js" | "css" | "svg" | "png" | "ico")))
+                .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut code = String::from("pub static DASHBOARD_FILES: &[(&str, &[u8])] = &[\n");
+    for (name, path) in files {
+        code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string()));
+    }
+    code.push_str("];\n");
+    fs::write(dest, code).unwrap();
 }
 
 fn build_plugin(root: &Path) -> PathBuf {

@@ -9,7 +9,19 @@
 //! - [`profile`]: the profile state, its merge, and the v1 JSON.
 //! - [`vectors`]: the test vectors and their runner.
 
+pub mod app;
 pub mod commands;
+pub mod config;
+pub mod dead_letter;
+pub mod http;
+pub mod lifecycle;
+pub mod live;
+pub mod metrics;
 pub mod module;
+pub mod pipeline;
 pub mod profile;
+pub mod server;
+pub mod simulator;
+pub mod source;
+pub mod store;
 pub mod vectors;

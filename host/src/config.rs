@@ -1,0 +1,439 @@
+//! Configuration: one TOML file, then environment overrides, then command-line flags. Unknown
+//! keys are an error naming the key; every value is checked by [`Config::validate`] before
+//! anything starts.
+//!
+//! Environment: `LIVEVIEWER__SECTION__KEY=value` sets any key (`LIVEVIEWER__SOURCE__KAFKA__BROKERS`),
+//! the value read as TOML when it parses as such (numbers, booleans, arrays) and as a string
+//! otherwise; `LIVEVIEWER_DATA_DIR` and `LIVEVIEWER_ADMIN_TOKEN` are shorthands.
+
+use crate::module::Limits;
+use crate::profile::Clock;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8686";
+pub const DEFAULT_TOPIC: &str = "snowplow-enriched-good";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the embedded store, its dead-letter file and uploaded modules live.
+    pub data_dir: PathBuf,
+    pub source: SourceConfig,
+    pub store: StoreConfig,
+    pub pipeline: PipelineConfig,
+    pub module: ModuleConfig,
+    pub http: HttpConfig,
+    pub active: ActiveConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("liveviewer-data"),
+            source: SourceConfig::default(),
+            store: StoreConfig::default(),
+            pipeline: PipelineConfig::default(),
+            module: ModuleConfig::default(),
+            http: HttpConfig::default(),
+            active: ActiveConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    Kafka,
+    Simulator,
+    /// No source of its own: events arrive on `POST /ingest/snowbridge` only.
+    #[default]
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    pub kafka: KafkaConfig,
+    pub simulator: SimulatorConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub topic: String,
+    pub group_id: String,
+    /// Default: `<topic>.dead-letter`.
+    pub dead_letter_topic: Option<String>,
+    /// Extra librdkafka properties (security, timeouts).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "127.0.0.1:9092".into(),
+            topic: DEFAULT_TOPIC.into(),
+            group_id: "liveviewer".into(),
+            dead_letter_topic: None,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    pub fn dead_letter_topic(&self) -> String {
+        self.dead_letter_topic.clone().unwrap_or_else(|| format!("{}.dead-letter", self.topic))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// Viewers watching at the same time, on average.
+    pub viewers: usize,
+    pub seed: u64,
+    /// 1.0 is real time; 10.0 plays ten seconds of viewing per second.
+    pub speed: f64,
+    /// Seconds between media pings.
+    pub ping_interval_s: u32,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig { viewers: 40, seed: 1, speed: 1.0, ping_interval_s: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    #[default]
+    Embedded,
+    Dynamodb,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub kind: StoreKind,
+    pub dynamodb: DynamoConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamoConfig {
+    /// Default: the AWS environment/config (`AWS_REGION`).
+    pub region: Option<String>,
+    /// For local servers (DynamoDB Local, moto, dynalite).
+    pub endpoint: Option<String>,
+    pub profiles_table: String,
+    pub history_table: String,
+    /// Days a status-change row is kept (TTL), where the server supports TTL.
+    pub history_ttl_days: u32,
+    pub create_tables: bool,
+    /// Concurrent write requests per batch.
+    pub write_concurrency: usize,
+}
+
+impl Default for DynamoConfig {
+    fn default() -> Self {
+        DynamoConfig {
+            region: None,
+            endpoint: None,
+            profiles_table: "liveviewer_profiles".into(),
+            history_table: "liveviewer_status_history".into(),
+            history_ttl_days: 30,
+            create_tables: true,
+            write_concurrency: 32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Most events per batch (one module call, one store write per viewer).
+    pub batch_max: usize,
+    /// How long a batch waits to fill up.
+    pub batch_wait_ms: u64,
+    /// Most batches queued for processing; a full queue slows the sources down.
+    pub queue_batches: usize,
+    /// Retry backoff for transient store errors: first and largest wait.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// Larger messages are dead-lettered without reaching the module.
+    pub max_message_bytes: usize,
+    /// Viewers kept in the in-memory index (the profiles themselves live in the store).
+    pub max_tracked_viewers: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_max: 512,
+            batch_wait_ms: 20,
+            queue_batches: 4,
+            retry_initial_ms: 50,
+            retry_max_ms: 5_000,
+            max_message_bytes: 1 << 20,
+            max_tracked_viewers: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModuleConfig {
+    /// A wasm module file, watched for changes. Default: the module built into the binary.
+    pub path: Option<PathBuf>,
+    /// Test vectors a candidate must pass. Default: the vectors built into the binary.
+    pub vectors_dir: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub listen: String,
+    /// Bearer token for the admin endpoints; none = admin endpoints off.
+    pub admin_token: Option<String>,
+    /// Bearer token required on `POST /ingest/snowbridge`; none = no token needed.
+    pub ingest_token: Option<String>,
+    /// Largest request body accepted (ingest and module uploads).
+    pub max_body_bytes: usize,
+    /// Serve the dashboard from this directory instead of the copy built into the binary.
+    pub dashboard_dir: Option<PathBuf>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: DEFAULT_LISTEN.into(),
+            admin_token: None,
+            ingest_token: None,
+            max_body_bytes: 16 << 20,
+            dashboard_dir: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActiveConfig {
+    /// A viewer is active while its last event is this recent (pings come every 10-30 s).
+    pub window_s: u64,
+    pub clock: Clock,
+}
+
+impl Default for ActiveConfig {
+    fn default() -> Self {
+        ActiveConfig { window_s: 90, clock: Clock::Wall }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+}
+
+impl Config {
+    /// File (if any) + environment, validated.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with(file, &vars)
+    }
+
+    pub fn load_with(file: Option<&Path>, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let (mut table, origin) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+                let table: toml::Table = toml::from_str(&text)
+                    .map_err(|e| ConfigError::Invalid { origin: path.display().to_string(), message: e.to_string() })?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "defaults".to_string()),
+        };
+        apply_env(&mut table, env)?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid { origin: origin.clone(), message: e.to_string() })?;
+        config.validate().map_err(|message| ConfigError::Invalid { origin, message })?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err("data_dir is empty".into());
+        }
+        self.listen_addr()?;
+        let k = &self.source.kafka;
+        if self.source.kind == SourceKind::Kafka {
+            if k.brokers.trim().is_empty() || k.topic.trim().is_empty() || k.group_id.trim().is_empty() {
+                return Err("source.kafka: brokers, topic and group_id must be set".into());
+            }
+            if k.dead_letter_topic() == k.topic {
+                return Err("source.kafka.dead_letter_topic must differ from the topic".into());
+            }
+        }
+        let s = &self.source.simulator;
+        if !(s.speed > 0.0 && s.speed <= 10_000.0) {
+            return Err("source.simulator.speed must be above 0 and at most 10000".into());
+        }
+        if s.ping_interval_s == 0 {
+            return Err("source.simulator.ping_interval_s must be at least 1".into());
+        }
+        let d = &self.store.dynamodb;
+        if self.store.kind == StoreKind::Dynamodb {
+            if d.profiles_table.is_empty() || d.history_table.is_empty() || d.profiles_table == d.history_table {
+                return Err("store.dynamodb: profiles_table and history_table must be set and differ".into());
+            }
+            if d.write_concurrency == 0 {
+                return Err("store.dynamodb.write_concurrency must be at least 1".into());
+            }
+        }
+        let p = &self.pipeline;
+        if p.batch_max == 0 || p.batch_max > 100_000 {
+            return Err("pipeline.batch_max must be between 1 and 100000".into());
+        }
+        if p.queue_batches == 0 {
+            return Err("pipeline.queue_batches must be at least 1".into());
+        }
+        if p.max_message_bytes < 1024 || p.max_tracked_viewers == 0 {
+            return Err("pipeline.max_message_bytes must be at least 1024 and max_tracked_viewers at least 1".into());
+        }
+        if p.retry_initial_ms == 0 || p.retry_max_ms < p.retry_initial_ms {
+            return Err("pipeline.retry_initial_ms must be at least 1 and at most retry_max_ms".into());
+        }
+        self.module.limits.validate()?;
+        for (name, token) in [("http.admin_token", &self.http.admin_token), ("http.ingest_token", &self.http.ingest_token)] {
+            if let Some(t) = token {
+                if t.len() < 16 {
+                    return Err(format!("{name} must be at least 16 characters"));
+                }
+            }
+        }
+        if self.http.max_body_bytes < 1024 {
+            return Err("http.max_body_bytes must be at least 1024".into());
+        }
+        if self.active.window_s == 0 {
+            return Err("active.window_s must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.http.listen.parse().map_err(|_| format!("http.listen {:?} is not an address:port", self.http.listen))
+    }
+}
+
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        let path: Vec<String> = if name == "LIVEVIEWER_DATA_DIR" {
+            vec!["data_dir".into()]
+        } else if name == "LIVEVIEWER_ADMIN_TOKEN" {
+            vec!["http".into(), "admin_token".into()]
+        } else if let Some(rest) = name.strip_prefix("LIVEVIEWER__") {
+            rest.split("__").map(str::to_lowercase).collect()
+        } else {
+            continue;
+        };
+        if path.iter().any(String::is_empty) {
+            return Err(ConfigError::Invalid { origin: format!("environment {name}"), message: "empty key".into() });
+        }
+        set_path(table, &path, parse_env_value(value))
+            .map_err(|message| ConfigError::Invalid { origin: format!("environment {name}"), message })?;
+    }
+    Ok(())
+}
+
+/// Sets a dotted key, creating tables on the way.
+pub fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().expect("non-empty path");
+    let mut t = table;
+    for p in parents {
+        let entry = t.entry(p.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry.as_table_mut().ok_or_else(|| format!("{p} is not a table"))?;
+    }
+    t.insert(last.clone(), value);
+    Ok(())
+}
+
+fn parse_env_value(raw: &str) -> toml::Value {
+    let wrapped = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&wrapped) {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let c = Config::load_with(None, &[]).unwrap();
+        assert_eq!(c.store.kind, StoreKind::Embedded);
+        assert_eq!(c.http.listen, DEFAULT_LISTEN);
+        assert_eq!(c.source.kafka.dead_letter_topic(), "snowplow-enriched-good.dead-letter");
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let f = write("[source.kafka]\nbrokerz = \"x\"\n");
+        let err = Config::load_with(Some(f.path()), &[]).unwrap_err().to_string();
+        assert!(err.contains("brokerz"), "{err}");
+        let err = Config::load_with(None, &env(&[("LIVEVIEWER__HTTP__LISTNE", "x")])).unwrap_err().to_string();
+        assert!(err.contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let f = write("[source]\nkind = \"kafka\"\n[source.kafka]\nbrokers = \"a:1\"\n[pipeline]\nbatch_max = 10\n");
+        let c = Config::load_with(
+            Some(f.path()),
+            &env(&[
+                ("LIVEVIEWER__SOURCE__KAFKA__BROKERS", "b:2"),
+                ("LIVEVIEWER__PIPELINE__BATCH_MAX", "64"),
+                ("LIVEVIEWER_DATA_DIR", "/tmp/x"),
+                ("LIVEVIEWER_ADMIN_TOKEN", "0123456789abcdef"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.source.kafka.brokers, "b:2");
+        assert_eq!(c.pipeline.batch_max, 64);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.http.admin_token.as_deref(), Some("0123456789abcdef"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_before_start() {
+        for (k, v) in [
+            ("LIVEVIEWER__PIPELINE__BATCH_MAX", "0"),
+            ("LIVEVIEWER__HTTP__LISTEN", "localhost"),
+            ("LIVEVIEWER_ADMIN_TOKEN", "short"),
+            ("LIVEVIEWER__ACTIVE__CLOCK", "sundial"),
+        ] {
+            assert!(Config::load_with(None, &env(&[(k, v)])).is_err(), "{k}={v}");
+        }
+    }
+}

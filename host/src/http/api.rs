@@ -1,0 +1,198 @@
+//! The JSON API (docs/http-api.md), health, readiness and metrics.
+
+use super::Shared;
+use crate::profile::{render, ProfileState};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use liveviewer_wire::time::format_millis;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+const DEFAULT_LIMIT: usize = 200;
+const MAX_LIMIT: usize = 1000;
+
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+/// `all`, `status` (repeatable) and `limit`, parsed by hand: serde's query parser cannot repeat.
+struct ViewersQuery {
+    all: bool,
+    statuses: Vec<String>,
+    limit: usize,
+}
+
+fn parse_query(raw: Option<&str>) -> Result<ViewersQuery, String> {
+    let mut q = ViewersQuery { all: false, statuses: Vec::new(), limit: DEFAULT_LIMIT };
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "all" => q.all = matches!(v.as_str(), "true" | "1" | ""),
+            "status" => q.statuses.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_owned)),
+            "limit" => {
+                let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
+                q.limit = n.clamp(1, MAX_LIMIT);
+            }
+            other => return Err(format!("unknown query parameter {other:?}")),
+        }
+    }
+    Ok(q)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if hex(bytes.get(i + 1)).zip(hex(bytes.get(i + 2))).is_some() => {
+                let (h, l) = hex(bytes.get(i + 1)).zip(hex(bytes.get(i + 2))).expect("checked");
+                out.push(h * 16 + l);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: Option<&u8>) -> Option<u8> {
+    (*b? as char).to_digit(16).map(|d| d as u8)
+}
+
+pub async fn viewers(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Response {
+    let q = match parse_query(raw.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let states: Vec<ProfileState> = if q.all {
+        match s.query.all().await {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        }
+    } else {
+        match s.query.active().await {
+            Ok(v) => v.as_ref().clone(),
+            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        }
+    };
+    let ctx = s.app.live.render_context();
+    let profiles: Vec<Value> =
+        states.iter().map(|st| serde_json::to_value(render(st, &ctx)).expect("profiles serialize")).collect();
+    let active_count = profiles.iter().filter(|p| p["active"] == Value::Bool(true)).count();
+    let mut status_counts: BTreeMap<String, u64> = BTreeMap::new();
+    let mut ad_summary: BTreeMap<&str, f64> =
+        ["ads", "ads_completed", "ads_skipped", "ads_clicked"].into_iter().map(|k| (k, 0.0)).collect();
+    for p in &profiles {
+        if let Some(st) = p["status"].as_str() {
+            *status_counts.entry(st.to_owned()).or_insert(0) += 1;
+        }
+        for (k, total) in ad_summary.iter_mut() {
+            *total += p["session"][*k].as_f64().unwrap_or(0.0);
+        }
+    }
+    let selected: Vec<Value> = profiles
+        .into_iter()
+        .filter(|p| q.statuses.is_empty() || p["status"].as_str().is_some_and(|st| q.statuses.iter().any(|w| w == st)))
+        .collect();
+    let total = selected.len();
+    let viewers: Vec<Value> = selected.into_iter().take(q.limit).collect();
+    let ad_summary: Map<String, Value> =
+        ad_summary.into_iter().map(|(k, v)| (k.to_owned(), crate::profile::render::num(v))).collect();
+    Json(json!({
+        "generated_at": format_millis(ctx.now_ms),
+        "active_window_s": s.app.config.active.window_s,
+        "active_count": active_count,
+        "status_counts": status_counts,
+        "ad_summary": ad_summary,
+        "total": total,
+        "viewers": viewers,
+    }))
+    .into_response()
+}
+
+pub async fn viewer(State(s): State<Arc<Shared>>, Path(viewer_id): Path<String>) -> Response {
+    match s.query.one(&viewer_id).await {
+        Ok(Some(state)) => Json(render(&state, &s.app.live.render_context())).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no viewer {viewer_id:?}")),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+pub async fn stats(State(s): State<Arc<Shared>>) -> Response {
+    let m = &s.app.metrics;
+    let active = s.app.lifecycle.active();
+    let lag = s.consumer_lag.load(Ordering::Relaxed);
+    let now = s.app.live.now_ms();
+    let series: Vec<Value> =
+        s.app.live.series().iter().map(|p| json!({"t": format_millis(p.t), "count": p.count})).collect();
+    Json(json!({
+        "generated_at": format_millis(now),
+        "uptime_s": (crate::live::wall_ms() - s.app.live.started_ms()) / 1000,
+        "source": s.source_name,
+        "store": s.app.store.kind(),
+        "events_per_s": s.events_per_s(),
+        "counters": {
+            "events": m.total("liveviewer_events_total"),
+            "applied": m.total("liveviewer_applied_total"),
+            "skipped": m.total("liveviewer_skipped_total"),
+            "rejected": m.total("liveviewer_rejected_total"),
+            "dead_lettered": m.total("liveviewer_dead_letters_total"),
+            "module_faults": m.total("liveviewer_module_faults_total"),
+            "duplicates": m.total("liveviewer_duplicates_total"),
+        },
+        "consumer_lag": if lag >= 0 { json!(lag) } else { Value::Null },
+        "module": {
+            "version": active.module.version().0,
+            "name": active.module.abi().name,
+            "abi_version": active.module.abi().abi_version,
+        },
+        "active_viewers": series,
+    }))
+    .into_response()
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(s): State<Arc<Shared>>) -> Response {
+    let source = s.source_ready.load(Ordering::Relaxed);
+    let store = s.app.store.ping().await;
+    let module = true; // a host never runs without an active module
+    let ready = source && store && module;
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"ready": ready, "source": source, "store": store, "module": module}))).into_response()
+}
+
+pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.app.metrics.render()).into_response()
+}
+
+pub async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters() {
+        let q = parse_query(Some("all=true&status=WATCHING_AD&status=PAUSED_VIDEO&limit=5000")).unwrap();
+        assert!(q.all);
+        assert_eq!(q.statuses, ["WATCHING_AD", "PAUSED_VIDEO"]);
+        assert_eq!(q.limit, MAX_LIMIT);
+        assert_eq!(parse_query(None).unwrap().limit, DEFAULT_LIMIT);
+        assert!(parse_query(Some("limit=x")).is_err());
+        assert!(parse_query(Some("colour=red")).is_err());
+        assert_eq!(percent_decode("a%20b+c%"), "a b c%");
+    }
+}

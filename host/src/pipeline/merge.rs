@@ -1,0 +1,127 @@
+//! Merging one batch's events into one viewer's profile: redeliveries recognised by their
+//! watermark are left out, every other event's deltas are merged (the CRDT makes the order
+//! irrelevant), and the status changes among them become history rows.
+
+use crate::profile::key::Key;
+use crate::profile::{Bounds, ProfileState};
+use crate::store::HistoryRow;
+use liveviewer_wire::outcome::Apply;
+use liveviewer_wire::Delta;
+
+/// One event of a viewer in this batch.
+pub struct Event<'a> {
+    /// Position in the batch, to report back what became of it.
+    pub index: usize,
+    pub apply: &'a Apply,
+    /// `(partition, offset)` for redelivering sources.
+    pub watermark: Option<(String, i64)>,
+}
+
+pub struct Merged {
+    pub state: ProfileState,
+    pub history: Vec<HistoryRow>,
+    pub applied: usize,
+    /// Events already merged on an earlier delivery.
+    pub duplicates: usize,
+}
+
+pub fn merge_viewer(mut state: ProfileState, events: &[Event<'_>], module_version: &str, bounds: &Bounds) -> Merged {
+    let mut applied = Vec::with_capacity(events.len());
+    let mut duplicates = 0;
+    for e in events {
+        if let Some((partition, offset)) = &e.watermark {
+            if state.already_applied(partition, *offset) {
+                duplicates += 1;
+                continue;
+            }
+        }
+        state.apply(e.apply, bounds);
+        if let Some((partition, offset)) = &e.watermark {
+            state.record_offset(partition, *offset);
+        }
+        applied.push(e.apply);
+    }
+    if !applied.is_empty() {
+        state.module_version = module_version.to_owned();
+    }
+    let history = status_changes(&state, &applied, module_version);
+    Merged { state, history, applied: applied.len(), duplicates }
+}
+
+/// The events of this batch that begin a new status in the merged timeline.
+fn status_changes(state: &ProfileState, applied: &[&Apply], module_version: &str) -> Vec<HistoryRow> {
+    let Some(window) = state.states.get("status") else { return Vec::new() };
+    let mut rows = Vec::new();
+    for a in applied {
+        let Some(status) = a.deltas.iter().find_map(|d| match d {
+            Delta::State { field, value } if field == "status" => Some(value),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let key = Key::from(&a.at);
+        let Ok(i) = window.events.binary_search_by(|(k, _)| k.cmp(&key)) else { continue };
+        let changed = i == 0 || window.events[i - 1].1 != *status;
+        if changed && window.events[i].1 == *status {
+            rows.push(HistoryRow {
+                viewer_id: a.viewer.clone(),
+                ts: key.ts,
+                event_hash: key.id,
+                status: status.clone(),
+                event: a.event.clone(),
+                media_label: set_value(a, "media", "label"),
+                media_session_id: set_value(a, "media", "session_id"),
+                ad_id: set_value(a, "ad", "ad_id"),
+                module_version: module_version.to_owned(),
+            });
+        }
+    }
+    rows
+}
+
+fn set_value(a: &Apply, field: &str, member: &str) -> Option<String> {
+    a.deltas.iter().find_map(|d| match d {
+        Delta::Set { field: f, value, session: None } if f == field => value.get(member)?.as_str().map(str::to_owned),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liveviewer_wire::OrderKey;
+    use serde_json::json;
+
+    fn apply(ts: i64, status: &str) -> Apply {
+        Apply {
+            viewer: "v".into(),
+            event: "e".into(),
+            at: OrderKey { ts, rank: 30, id: format!("id{ts}") },
+            deltas: vec![
+                Delta::State { field: "status".into(), value: status.into() },
+                Delta::Set { field: "media".into(), value: json!({"label": "L"}), session: None },
+            ],
+        }
+    }
+
+    #[test]
+    fn redeliveries_are_not_merged_twice_and_changes_become_history() {
+        let (a, b, c) = (apply(1, "W"), apply(2, "W"), apply(3, "P"));
+        let wm = |o| Some(("t/0".to_string(), o));
+        let events = [
+            Event { index: 0, apply: &a, watermark: wm(10) },
+            Event { index: 1, apply: &b, watermark: wm(11) },
+            Event { index: 2, apply: &c, watermark: wm(12) },
+        ];
+        let m = merge_viewer(ProfileState::new("v"), &events, "m1", &Bounds::default());
+        assert_eq!((m.applied, m.duplicates), (3, 0));
+        let rows: Vec<(i64, &str)> = m.history.iter().map(|r| (r.ts, r.status.as_str())).collect();
+        assert_eq!(rows, [(1, "W"), (3, "P")]);
+        assert_eq!(m.history[0].media_label.as_deref(), Some("L"));
+        // The same three again (a redelivery after a crash): nothing changes.
+        let again = merge_viewer(m.state.clone(), &events, "m1", &Bounds::default());
+        assert_eq!((again.applied, again.duplicates), (0, 3));
+        assert_eq!(again.state, m.state);
+        assert!(again.history.is_empty());
+    }
+}

@@ -1,0 +1,266 @@
+//! The pipeline: a batch of raw messages -> the active module (one call, faults contained) ->
+//! deltas merged per viewer (one conditional write each) -> dead letters -> durable. Only when
+//! `process` returns Ok may a source commit the batch's offsets.
+
+pub mod merge;
+mod retry;
+
+use crate::config::PipelineConfig;
+use crate::dead_letter::{DeadLetter, DeadLetterSink, Kind};
+use crate::lifecycle::Lifecycle;
+use crate::live::{wall_ms, Live};
+use crate::metrics::Metrics;
+use crate::module::{ModuleFault, ModuleInstance};
+use crate::profile::{Bounds, ProfileState};
+use crate::source::Message;
+use crate::store::{Store, StoreError, Write};
+use liveviewer_wire::Outcome;
+use merge::{merge_viewer, Event};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::watch;
+
+/// What became of one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub events: usize,
+    pub applied: usize,
+    pub skipped: usize,
+    pub rejected: usize,
+    pub dead_lettered: usize,
+    pub duplicates: usize,
+    pub module_faults: usize,
+    pub module_version: String,
+}
+
+impl BatchReport {
+    pub fn add(&mut self, other: &BatchReport) {
+        self.events += other.events;
+        self.applied += other.applied;
+        self.skipped += other.skipped;
+        self.rejected += other.rejected;
+        self.dead_lettered += other.dead_lettered;
+        self.duplicates += other.duplicates;
+        self.module_faults += other.module_faults;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The store cannot work as configured: stop the host.
+    #[error(transparent)]
+    Store(StoreError),
+    /// Shutdown came while the batch waited on a store that is down; nothing was committed, so
+    /// the source will deliver the batch again.
+    #[error("shutting down before the batch was durable")]
+    ShuttingDown,
+}
+
+pub struct Pipeline {
+    pub store: Store,
+    dead_letters: DeadLetterSink,
+    pub lifecycle: Arc<Lifecycle>,
+    pub live: Arc<Live>,
+    pub metrics: Arc<Metrics>,
+    config: PipelineConfig,
+    bounds: Bounds,
+    /// The worker's module instance; holding the lock for a whole batch also keeps batches in
+    /// order, one at a time.
+    instance: tokio::sync::Mutex<Option<ModuleInstance>>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Pipeline {
+    pub fn new(
+        store: Store,
+        dead_letters: DeadLetterSink,
+        lifecycle: Arc<Lifecycle>,
+        live: Arc<Live>,
+        metrics: Arc<Metrics>,
+        config: PipelineConfig,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Arc::new(Pipeline {
+            store,
+            dead_letters,
+            lifecycle,
+            live,
+            metrics,
+            config,
+            bounds: Bounds::default(),
+            instance: tokio::sync::Mutex::new(None),
+            shutdown,
+        })
+    }
+
+    pub fn dead_letters(&self) -> &DeadLetterSink {
+        &self.dead_letters
+    }
+
+    pub async fn process(&self, batch: Vec<Message>) -> Result<BatchReport, PipelineError> {
+        let mut guard = self.instance.lock().await;
+        let deployed = self.lifecycle.active();
+        let version = deployed.module.version().0.clone();
+        let mut report = BatchReport { events: batch.len(), module_version: version.clone(), ..Default::default() };
+        if batch.is_empty() {
+            return Ok(report);
+        }
+        let now = wall_ms();
+        let mut letters = Vec::new();
+
+        // Oversized messages never reach the module.
+        let max = self.config.max_message_bytes;
+        let (batch, too_large): (Vec<Message>, Vec<Message>) = batch.into_iter().partition(|m| m.payload.len() <= max);
+        for m in too_large {
+            let reason = format!("message is {} bytes; the limit is {max}", m.payload.len());
+            letters.push(DeadLetter::new(Kind::TooLarge, reason, &version, m.origin, &m.payload, now));
+        }
+
+        let instance = match guard.take() {
+            Some(i) if i.module().version() == deployed.module.version() => Some(i),
+            _ => match deployed.module.instance() {
+                Ok(i) => Some(i),
+                Err(fault) => {
+                    tracing::error!(%fault, module = %version, "cannot instantiate the module");
+                    None
+                }
+            },
+        };
+        let started = Instant::now();
+        let (instance, batch, results) = tokio::task::spawn_blocking(move || {
+            let results: Vec<Result<Outcome, ModuleFault>> = match instance {
+                Some(mut i) => {
+                    let refs: Vec<&[u8]> = batch.iter().map(|m| m.payload.as_slice()).collect();
+                    let r = i.transform_contained(&refs);
+                    return (Some(i), batch, r);
+                }
+                None => batch.iter().map(|_| Err(ModuleFault::Failed("module cannot be instantiated".into()))).collect(),
+            };
+            (None, batch, results)
+        })
+        .await
+        .expect("module worker panicked");
+        *guard = instance;
+        let labels = [("module_version", version.as_str())];
+        self.metrics.observe("liveviewer_module_call_seconds", &labels, started.elapsed().as_secs_f64());
+        if let Some(fuel) = guard.as_ref().and_then(|i| crate::module::Transform::last_fuel(i)) {
+            self.metrics.inc("liveviewer_module_fuel_total", &labels, fuel);
+        }
+
+        let mut by_viewer: BTreeMap<String, Vec<(usize, liveviewer_wire::outcome::Apply)>> = BTreeMap::new();
+        for (index, (message, result)) in batch.iter().zip(results).enumerate() {
+            match result {
+                Ok(Outcome::Apply(a)) => by_viewer.entry(a.viewer.clone()).or_default().push((index, a)),
+                Ok(Outcome::Skip { reason }) => {
+                    tracing::trace!(origin = ?message.origin, %reason, "skipped");
+                    report.skipped += 1;
+                }
+                Ok(Outcome::Reject { reason }) => {
+                    tracing::trace!(origin = ?message.origin, %reason, "rejected");
+                    report.rejected += 1;
+                    letters.push(DeadLetter::new(Kind::Rejected, reason, &version, message.origin.clone(), &message.payload, now));
+                }
+                Err(fault) => {
+                    report.module_faults += 1;
+                    self.metrics.inc("liveviewer_module_faults_total", &[("module_version", &version), ("kind", fault.kind())], 1);
+                    letters.push(DeadLetter::new(Kind::ModuleFault, fault.to_string(), &version, message.origin.clone(), &message.payload, now));
+                }
+            }
+        }
+
+        let written = self.merge_and_write(&batch, &by_viewer, &version, &mut report, &mut letters, now).await?;
+        report.dead_lettered = letters.len();
+        retry::forever(self, "dead-letter write", || self.dead_letters.write(&letters)).await?;
+        self.live.publish(&written);
+
+        deployed.record(report.events as u64, report.module_faults as u64);
+        self.record_metrics(&report, &letters);
+        tracing::debug!(?report, "batch durable");
+        Ok(report)
+    }
+
+    async fn merge_and_write(
+        &self,
+        batch: &[Message],
+        by_viewer: &BTreeMap<String, Vec<(usize, liveviewer_wire::outcome::Apply)>>,
+        version: &str,
+        report: &mut BatchReport,
+        letters: &mut Vec<DeadLetter>,
+        now: i64,
+    ) -> Result<Vec<ProfileState>, PipelineError> {
+        let events: HashMap<&str, Vec<Event<'_>>> = by_viewer
+            .iter()
+            .map(|(v, list)| {
+                let evs = list
+                    .iter()
+                    .map(|(i, a)| Event { index: *i, apply: a, watermark: batch[*i].origin.watermark() })
+                    .collect();
+                (v.as_str(), evs)
+            })
+            .collect();
+        let mut pending: Vec<String> = by_viewer.keys().cloned().collect();
+        let mut counted: HashMap<String, (usize, usize)> = HashMap::new();
+        let mut written = Vec::with_capacity(pending.len());
+        let mut rounds = 0u32;
+        while !pending.is_empty() {
+            let loaded = retry::forever(self, "profile load", || self.store.load(&pending)).await?;
+            let mut writes = Vec::with_capacity(pending.len());
+            let mut history = Vec::new();
+            for v in &pending {
+                let (state, rev) = match loaded.get(v) {
+                    Some(s) => (s.state.clone(), s.rev),
+                    None => (ProfileState::new(v), 0),
+                };
+                let m = merge_viewer(state, &events[v.as_str()], version, &self.bounds);
+                // Counted on the first round: later rounds see this batch's own writes again.
+                counted.entry(v.clone()).or_insert((m.applied, m.duplicates));
+                if m.applied > 0 {
+                    history.extend(m.history);
+                    writes.push(Write { state: m.state, expected_rev: rev });
+                }
+            }
+            let outcome = retry::forever(self, "profile write", || self.store.commit(writes.clone(), history.clone())).await?;
+            self.metrics.inc("liveviewer_store_conflicts_total", &[], outcome.conflicts.len() as u64);
+            for (viewer, reason) in &outcome.refused {
+                tracing::warn!(%viewer, %reason, "store refused the profile; its events are dead-lettered");
+                for e in &events[viewer.as_str()] {
+                    let m = &batch[e.index];
+                    letters.push(DeadLetter::new(Kind::StoreRefused, format!("store refused: {reason}"), version, m.origin.clone(), &m.payload, now));
+                }
+                counted.insert(viewer.clone(), (0, 0));
+            }
+            let done = writes.into_iter().filter(|w| {
+                !outcome.conflicts.contains(&w.state.viewer_id) && !outcome.refused.iter().any(|(v, _)| *v == w.state.viewer_id)
+            });
+            let done: Vec<ProfileState> = done.map(|w| w.state).collect();
+            self.metrics.inc("liveviewer_store_writes_total", &[], done.len() as u64);
+            written.extend(done);
+            pending = outcome.conflicts;
+            if !pending.is_empty() {
+                rounds += 1;
+                tracing::debug!(viewers = pending.len(), rounds, "write conflicts; merging again");
+                retry::pause(self, rounds).await?;
+            }
+        }
+        for (applied, duplicates) in counted.values() {
+            report.applied += applied;
+            report.duplicates += duplicates;
+        }
+        Ok(written)
+    }
+
+    fn record_metrics(&self, r: &BatchReport, letters: &[DeadLetter]) {
+        let l = [("module_version", r.module_version.as_str())];
+        let m = &self.metrics;
+        m.inc("liveviewer_batches_total", &[], 1);
+        m.inc("liveviewer_events_total", &l, r.events as u64);
+        m.inc("liveviewer_applied_total", &l, r.applied as u64);
+        m.inc("liveviewer_skipped_total", &l, r.skipped as u64);
+        m.inc("liveviewer_rejected_total", &l, r.rejected as u64);
+        m.inc("liveviewer_duplicates_total", &l, r.duplicates as u64);
+        for d in letters {
+            m.inc("liveviewer_dead_letters_total", &[("module_version", &r.module_version), ("reason", d.kind.label())], 1);
+        }
+    }
+}

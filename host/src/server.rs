@@ -1,0 +1,107 @@
+//! A running host: HTTP (dashboard, API, ingest, admin) beside one source feeding the
+//! pipeline, until SIGINT/SIGTERM. On a signal the source finishes its in-flight batch and
+//! commits; then the HTTP side stops, and the process exits 0.
+
+use crate::app::App;
+use crate::config::{Config, SourceKind};
+use crate::http::{self, Shared};
+use crate::source;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How long the source may take to finish its batch after a signal before retries are abandoned.
+const DRAIN: Duration = Duration::from_secs(30);
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let addr = config.listen_addr().map_err(anyhow::Error::msg)?;
+    let app = Arc::new(App::build(config).await?);
+    let kind = app.config.source.kind;
+    let source_name = match kind {
+        SourceKind::Kafka => "kafka",
+        SourceKind::Simulator => "simulator",
+        SourceKind::None => "none",
+    };
+    let shared = Shared::new(app.clone(), source_name);
+    let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+    let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(%bound, "listening beyond loopback: put the admin endpoints behind a token and a firewall");
+    }
+    if app.config.http.admin_token.is_none() {
+        tracing::info!("admin endpoints disabled: no admin token configured (http.admin_token or LIVEVIEWER_ADMIN_TOKEN)");
+    }
+    tracing::info!(source = source_name, store = app.store.kind(), dead_letters = %app.pipeline.dead_letters().describe(), "host ready");
+    println!("liveviewer: dashboard at http://{bound}/");
+
+    let (stop_http, http_stop_rx) = watch::channel(false);
+    let (stop_source, source_stop_rx) = watch::channel(false);
+    let http_task = tokio::spawn(http::serve(listener, shared.clone(), http_stop_rx));
+    let sampler = tokio::spawn(http::sample(shared.clone()));
+    let pipeline = app.pipeline.clone();
+    let p = &app.config.pipeline;
+    let (batch_max, batch_wait) = (p.batch_max, Duration::from_millis(p.batch_wait_ms));
+    let mut source_task = match kind {
+        SourceKind::Kafka => {
+            let consumer = source::kafka::consumer(&app.config.source.kafka)?;
+            tokio::spawn(source::kafka::watch_lag(consumer.clone(), shared.consumer_lag.clone(), app.metrics.clone()));
+            shared.source_ready.store(true, Ordering::Relaxed);
+            tokio::spawn(source::kafka::run(consumer, pipeline, batch_max, batch_wait, source_stop_rx))
+        }
+        SourceKind::Simulator => {
+            shared.source_ready.store(true, Ordering::Relaxed);
+            let cfg = app.config.source.simulator.clone();
+            tokio::spawn(source::simulated::run(pipeline, cfg, batch_max, batch_wait, source_stop_rx))
+        }
+        SourceKind::None => {
+            shared.source_ready.store(true, Ordering::Relaxed);
+            let mut rx = source_stop_rx;
+            tokio::spawn(async move {
+                let _ = rx.wait_for(|s| *s).await;
+                Ok(())
+            })
+        }
+    };
+
+    let outcome = tokio::select! {
+        r = &mut source_task => Some(r),
+        _ = signal() => None,
+    };
+    let result = match outcome {
+        Some(r) => r?,
+        None => {
+            tracing::info!("signal received: finishing the in-flight batch");
+            let _ = stop_source.send(true);
+            match tokio::time::timeout(DRAIN, &mut source_task).await {
+                Ok(r) => r?,
+                Err(_) => {
+                    tracing::warn!("the store is not answering; giving up the in-flight batch (it will be redelivered)");
+                    app.begin_shutdown();
+                    source_task.await?
+                }
+            }
+        }
+    };
+    sampler.abort();
+    let _ = stop_http.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
+    tracing::info!("stopped");
+    result
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

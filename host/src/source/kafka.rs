@@ -1,0 +1,211 @@
+//! The Kafka source: a consumer group member (classic protocol, cooperative-sticky
+//! assignment). Offsets are stored only for messages whose batch is durable, and committed
+//! then; on revocation the stored offsets are committed synchronously before the partitions go,
+//! and buffered messages of revoked partitions are dropped for their new owner to read.
+
+use super::{Message, Origin};
+use crate::config::KafkaConfig;
+use crate::pipeline::{Pipeline, PipelineError};
+use anyhow::Context;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::message::Message as _;
+use rdkafka::producer::FutureProducer;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+fn client_config(cfg: &KafkaConfig) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &cfg.brokers).set("client.id", "liveviewer");
+    for (k, v) in &cfg.properties {
+        c.set(k, v);
+    }
+    c
+}
+
+/// The producer for the dead-letter topic: acknowledged by all replicas, idempotent.
+pub fn producer(cfg: &KafkaConfig) -> anyhow::Result<FutureProducer> {
+    let mut c = client_config(cfg);
+    c.set("acks", "all").set("enable.idempotence", "true").set("linger.ms", "5");
+    c.create().context("creating the dead-letter producer")
+}
+
+/// Partitions revoked since the loop last looked.
+#[derive(Default)]
+pub struct GroupContext {
+    revoked: Mutex<HashSet<(String, i32)>>,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            // Everything processed so far has its offset stored: hand it over committed.
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                tracing::debug!(error = %e, "commit on revocation (nothing stored is fine)");
+            }
+            let mut revoked = self.revoked.lock().expect("revoked");
+            for e in tpl.elements() {
+                revoked.insert((e.topic().to_owned(), e.partition()));
+            }
+            tracing::info!(partitions = ?tpl.elements().iter().map(|e| e.partition()).collect::<Vec<_>>(), "partitions revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+            tracing::info!(partitions = ?parts, "partitions assigned");
+            // A partition assigned again is ours again.
+            let mut revoked = self.revoked.lock().expect("revoked");
+            for e in tpl.elements() {
+                revoked.remove(&(e.topic().to_owned(), e.partition()));
+            }
+        }
+    }
+}
+
+pub type GroupConsumer = StreamConsumer<GroupContext>;
+
+pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
+    let mut c = client_config(cfg);
+    c.set("group.id", &cfg.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("session.timeout.ms", "10000");
+    for (k, v) in &cfg.properties {
+        c.set(k, v);
+    }
+    let consumer: GroupConsumer = c.create_with_context(GroupContext::default()).context("creating the Kafka consumer")?;
+    consumer.subscribe(&[&cfg.topic]).with_context(|| format!("subscribing to {}", cfg.topic))?;
+    Ok(Arc::new(consumer))
+}
+
+/// Consumes until shutdown: batch, process, store and commit offsets. Returns after the
+/// in-flight batch is durable and committed.
+pub async fn run(
+    consumer: Arc<GroupConsumer>,
+    pipeline: Arc<Pipeline>,
+    batch_max: usize,
+    batch_wait: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        let mut batch: Vec<Message> = Vec::with_capacity(batch_max);
+        let mut stopping = *shutdown.borrow();
+        let deadline = tokio::time::sleep(batch_wait);
+        tokio::pin!(deadline);
+        let mut started = false;
+        while batch.len() < batch_max && !stopping {
+            tokio::select! {
+                msg = consumer.recv() => match msg {
+                    Ok(m) => {
+                        if !started {
+                            deadline.as_mut().reset(tokio::time::Instant::now() + batch_wait);
+                            started = true;
+                        }
+                        batch.push(Message {
+                            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                            origin: Origin::Kafka { topic: m.topic().to_owned(), partition: m.partition(), offset: m.offset() },
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Kafka consumer error");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                },
+                _ = &mut deadline, if started => break,
+                _ = shutdown.changed() => stopping = true,
+            }
+        }
+        {
+            let revoked = consumer.context().revoked.lock().expect("revoked");
+            if !revoked.is_empty() {
+                let before = batch.len();
+                batch.retain(|m| match &m.origin {
+                    Origin::Kafka { topic, partition, .. } => !revoked.contains(&(topic.clone(), *partition)),
+                    _ => true,
+                });
+                if before != batch.len() {
+                    tracing::info!(dropped = before - batch.len(), "left buffered messages of revoked partitions to their new owner");
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let next = next_offsets(&batch);
+            match pipeline.process(batch).await {
+                Ok(_) => {}
+                Err(PipelineError::ShuttingDown) => {
+                    tracing::warn!("stopping with a batch that was not durable; it will be delivered again");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+            for ((topic, partition), offset) in next {
+                if let Err(e) = consumer.store_offset(&topic, partition, offset) {
+                    // The partition was revoked meanwhile: its new owner redoes these events,
+                    // which the profile's watermarks make harmless.
+                    tracing::debug!(%topic, partition, error = %e, "offset not stored");
+                }
+            }
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Async) {
+                tracing::debug!(error = %e, "offset commit");
+            }
+        }
+        if stopping {
+            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                tracing::debug!(error = %e, "final offset commit");
+            }
+            consumer.unsubscribe();
+            return Ok(());
+        }
+    }
+}
+
+/// Per partition, the offset after the batch's last message: what to commit.
+fn next_offsets(batch: &[Message]) -> BTreeMap<(String, i32), i64> {
+    let mut out: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for m in batch {
+        if let Origin::Kafka { topic, partition, offset } = &m.origin {
+            let e = out.entry((topic.clone(), *partition)).or_insert(offset + 1);
+            *e = (*e).max(offset + 1);
+        }
+    }
+    out
+}
+
+/// Measures how far behind the end of the topic this member is, every few seconds.
+pub async fn watch_lag(consumer: Arc<GroupConsumer>, lag: Arc<AtomicI64>, metrics: Arc<crate::metrics::Metrics>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let c = consumer.clone();
+        let total = tokio::task::spawn_blocking(move || -> Option<i64> {
+            let positions = c.position().ok()?;
+            let committed: TopicPartitionList = positions;
+            let mut total = 0;
+            for e in committed.elements() {
+                let (_, high) = c.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(2)).ok()?;
+                let pos = match e.offset() {
+                    Offset::Offset(o) => o,
+                    _ => 0,
+                };
+                total += (high - pos).max(0);
+            }
+            Some(total)
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(total) = total {
+            lag.store(total, Ordering::Relaxed);
+            metrics.set("liveviewer_consumer_lag", &[], total as f64);
+        }
+    }
+}
