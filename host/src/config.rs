@@ -67,6 +67,10 @@ pub struct KafkaConfig {
     pub brokers: String,
     pub topic: String,
     pub group_id: String,
+    /// Static group membership (`group.instance.id`): a stable id per host (e.g. the pod
+    /// name) lets a restarted host take its partitions back at once instead of after the
+    /// session timeout. Must differ between hosts.
+    pub instance_id: Option<String>,
     /// Default: `<topic>.dead-letter`.
     pub dead_letter_topic: Option<String>,
     /// Extra librdkafka properties (security, timeouts).
@@ -79,6 +83,7 @@ impl Default for KafkaConfig {
             brokers: "127.0.0.1:9092".into(),
             topic: DEFAULT_TOPIC.into(),
             group_id: "liveviewer".into(),
+            instance_id: None,
             dead_letter_topic: None,
             properties: BTreeMap::new(),
         }

@@ -6,7 +6,8 @@
 use crate::source::Origin;
 use crate::store::StoreError;
 use base64::Engine as _;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use crate::source::kafka::DeadLetterProducer;
+use rdkafka::producer::FutureRecord;
 use serde::Serialize;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -151,12 +152,12 @@ impl FileSink {
 }
 
 pub struct KafkaSink {
-    producer: FutureProducer,
+    producer: DeadLetterProducer,
     topic: String,
 }
 
 impl KafkaSink {
-    pub fn new(producer: FutureProducer, topic: String) -> Self {
+    pub fn new(producer: DeadLetterProducer, topic: String) -> Self {
         KafkaSink { producer, topic }
     }
 

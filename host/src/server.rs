@@ -47,6 +47,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         SourceKind::Kafka => {
             let consumer = source::kafka::consumer(&app.config.source.kafka)?;
             tokio::spawn(source::kafka::watch_lag(consumer.clone(), shared.consumer_lag.clone(), app.metrics.clone()));
+            let k = &app.config.source.kafka;
+            tokio::spawn(source::kafka::watch_assignment(consumer.clone(), k.topic.clone(), k.group_id.clone()));
             shared.source_ready.store(true, Ordering::Relaxed);
             tokio::spawn(source::kafka::run(consumer, pipeline, batch_max, batch_wait, source_stop_rx))
         }

@@ -18,6 +18,14 @@ pub async fn run(config: Config, viewer: Option<String>) -> anyhow::Result<()> {
     live.seed(&states);
     let ctx = live.render_context();
     let profiles: Vec<_> = states.iter().map(|s| render(s, &ctx)).collect();
-    println!("{}", serde_json::to_string_pretty(&profiles)?);
-    Ok(())
+    let mut out = std::io::stdout().lock();
+    let written = serde_json::to_writer_pretty(&mut out, &profiles).map_err(std::io::Error::from).and_then(|()| {
+        use std::io::Write;
+        writeln!(out)
+    });
+    match written {
+        // A reader that stopped reading (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }

@@ -7,7 +7,8 @@ use super::{Message, Origin};
 use crate::config::KafkaConfig;
 use crate::pipeline::{Pipeline, PipelineError};
 use anyhow::Context;
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::error::KafkaError;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::Message as _;
 use rdkafka::producer::FutureProducer;
@@ -27,20 +28,64 @@ fn client_config(cfg: &KafkaConfig) -> ClientConfig {
     c
 }
 
+/// librdkafka's errors and logs as warnings, each distinct one at most every 30 s: a broker
+/// that is down would otherwise print the same two lines several times a second.
+#[derive(Default)]
+pub struct Quiet {
+    last: Mutex<Option<(String, std::time::Instant)>>,
+}
+
+impl Quiet {
+    fn warn(&self, text: String) {
+        let mut last = self.last.lock().expect("quiet log");
+        let repeat = last.as_ref().is_some_and(|(t, at)| *t == text && at.elapsed() < Duration::from_secs(30));
+        if !repeat {
+            tracing::warn!(target: "librdkafka", "{text}");
+            *last = Some((text, std::time::Instant::now()));
+        }
+    }
+}
+
+impl ClientContext for Quiet {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Debug | RDKafkaLogLevel::Info | RDKafkaLogLevel::Notice => {
+                tracing::debug!(target: "librdkafka", "{fac} {message}")
+            }
+            _ => self.warn(format!("{fac} {message}")),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.warn(format!("{error}: {reason}"));
+    }
+}
+
+pub type DeadLetterProducer = FutureProducer<Quiet>;
+
 /// The producer for the dead-letter topic: acknowledged by all replicas, idempotent.
-pub fn producer(cfg: &KafkaConfig) -> anyhow::Result<FutureProducer> {
+pub fn producer(cfg: &KafkaConfig) -> anyhow::Result<DeadLetterProducer> {
     let mut c = client_config(cfg);
     c.set("acks", "all").set("enable.idempotence", "true").set("linger.ms", "5");
-    c.create().context("creating the dead-letter producer")
+    c.create_with_context(Quiet::default()).context("creating the dead-letter producer")
 }
 
 /// Partitions revoked since the loop last looked.
 #[derive(Default)]
 pub struct GroupContext {
     revoked: Mutex<HashSet<(String, i32)>>,
+    quiet: Quiet,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.quiet.log(level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.quiet.error(error, reason);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -80,6 +125,9 @@ pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
         .set("session.timeout.ms", "10000");
+    if let Some(id) = &cfg.instance_id {
+        c.set("group.instance.id", id);
+    }
     for (k, v) in &cfg.properties {
         c.set(k, v);
     }
@@ -179,6 +227,44 @@ fn next_offsets(batch: &[Message]) -> BTreeMap<(String, i32), i64> {
         }
     }
     out
+}
+
+/// Rejoins the group when this member has held no partition for 15 s although the group
+/// has fewer members than the topic has partitions: a coordinator that dropped a dead member
+/// without starting a new generation would otherwise leave partitions unowned for good.
+pub async fn watch_assignment(consumer: Arc<GroupConsumer>, topic: String, group: String) {
+    let mut empty_since: Option<std::time::Instant> = None;
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let c = consumer.clone();
+        let (t, group) = (topic.clone(), group.clone());
+        let stuck = tokio::task::spawn_blocking(move || -> Option<bool> {
+            if c.assignment().ok()?.count() > 0 {
+                return Some(false);
+            }
+            let metadata = c.fetch_metadata(Some(&t), Duration::from_secs(3)).ok()?;
+            let partitions = metadata.topics().first()?.partitions().len();
+            let groups = c.fetch_group_list(Some(&group), Duration::from_secs(3)).ok()?;
+            let members = groups.groups().first().map_or(0, |g| g.members().len());
+            Some(partitions > 0 && members < partitions)
+        })
+        .await
+        .ok()
+        .flatten();
+        match (stuck, empty_since) {
+            (Some(true), None) => empty_since = Some(std::time::Instant::now()),
+            (Some(true), Some(since)) if since.elapsed() > Duration::from_secs(15) => {
+                tracing::warn!("no partitions for 15 s while some are unowned; rejoining the group");
+                consumer.unsubscribe();
+                if let Err(e) = consumer.subscribe(&[&topic]) {
+                    tracing::warn!(error = %e, "rejoining the group");
+                }
+                empty_since = None;
+            }
+            (Some(false), _) => empty_since = None,
+            _ => {}
+        }
+    }
 }
 
 /// Measures how far behind the end of the topic this member is, every few seconds.

@@ -27,7 +27,7 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: &S
     let code = e.code().unwrap_or("");
     let text = match e.message() {
         Some(m) => format!("{code}: {m}"),
-        None => format!("{e:?}").chars().take(300).collect(),
+        None => aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string().chars().take(300).collect(),
     };
     match code {
         "ResourceNotFoundException" | "UnrecognizedClientException" | "AccessDeniedException"

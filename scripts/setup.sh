@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs what the demo and the tests need, idempotently; slow things are cached outside the
+# clone (LIVEVIEWER_CACHE, default ~/.cache/liveviewer) and reused when present.
+#   ./scripts/setup.sh          everything (tests)
+#   ./scripts/setup.sh --rust   only the Rust toolchain pieces (the demo)
+# Source it (`. scripts/setup.sh`) to get the tools' paths exported for the tests.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${LIVEVIEWER_CACHE:-$HOME/.cache/liveviewer}"
+TANSU_VERSION=0.6.0
+DYNALITE_VERSION=3.2.2
+mkdir -p "$CACHE"
+export LIVEVIEWER_CACHE="$CACHE"
+# Compiled dependencies live outside the clone, so a fresh clone reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
+if [ "${1:-}" = "--rust" ]; then
+  return 0 2>/dev/null || exit 0
+fi
+
+# Debian packages: a browser for the browser tests, ffmpeg for the watch page's test video.
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing ${need_apt[*]} (apt)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# The Kafka-protocol broker (a cold build takes about 13 minutes on 2 cores: cached).
+TANSU="$CACHE/tansu/bin/tansu"
+if ! "$TANSU" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  say "building tansu $TANSU_VERSION (once; cached in $CACHE/tansu)"
+  CARGO_TARGET_DIR="$CACHE/tansu-build" cargo install tansu --version "$TANSU_VERSION" --locked \
+    --features dynostore --root "$CACHE/tansu" --quiet
+  rm -rf "$CACHE/tansu-build"
+fi
+export LIVEVIEWER_TANSU_BIN="$TANSU"
+
+# Python tools in a virtualenv: moto (DynamoDB API) and the docker file checks' parsers.
+VENV="$CACHE/venv"
+REQS="$ROOT/scripts/requirements-test.txt"
+if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQS" "$VENV/.requirements"; then
+  say "installing Python test tools ($VENV)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS" -r "$ROOT/docker/tests/requirements.txt"
+  cp "$REQS" "$VENV/.requirements"
+fi
+export LIVEVIEWER_MOTO_BIN="$VENV/bin/moto_server"
+export LIVEVIEWER_PYTHON="$VENV/bin/python"
+
+# dynalite: a DynamoDB-API server that keeps its data on disk across restarts.
+DYN="$CACHE/dynalite-$DYNALITE_VERSION"
+if [ ! -d "$DYN/node_modules/dynalite" ]; then
+  say "installing dynalite $DYNALITE_VERSION"
+  mkdir -p "$DYN"
+  (cd "$DYN" && npm install --silent --no-audit --no-fund --no-save "dynalite@$DYNALITE_VERSION" >/dev/null)
+fi
+export LIVEVIEWER_DYNALITE_DIR="$DYN/node_modules/dynalite"
+
+# The browser tests' own dependencies (playwright-core; no browser download).
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+for dir in dashboard docker/watch; do
+  if [ ! -d "$ROOT/$dir/node_modules" ] || [ "$ROOT/$dir/package-lock.json" -nt "$ROOT/$dir/node_modules" ]; then
+    say "npm ci in $dir"
+    (cd "$ROOT/$dir" && npm ci --silent --no-audit --no-fund >/dev/null && touch node_modules)
+  fi
+done
+say "ready"

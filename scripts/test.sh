@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs (scripts/setup.sh), builds
+# the host and transform.wasm, then runs the Rust tests (unit, test vectors, Kafka + DynamoDB
+# integration), the docker file checks, and the browser tests. Artifacts (screenshots, logs)
+# go to ./artifacts/.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=setup.sh
+. scripts/setup.sh
+ARTIFACTS="${ARTIFACTS_DIR:-$ROOT/artifacts}"
+mkdir -p "$ARTIFACTS"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "build (host and transform.wasm)"
+cargo build --workspace --all-targets --locked
+
+step "Rust tests: unit, vectors (wasm and native), pipeline against tansu, moto and dynalite"
+cargo test --workspace --locked -- --test-threads=2
+
+step "test vectors through the built module"
+"$CARGO_TARGET_DIR/debug/liveviewer" test-vectors >"$ARTIFACTS/test-vectors.txt"
+tail -1 "$ARTIFACTS/test-vectors.txt"
+
+step "docker/ files (compose, Snowbridge HCL, configs) without Docker"
+"$LIVEVIEWER_PYTHON" docker/tests/check_files.py
+
+step "dashboard in chromium (injected events and the simulator)"
+(cd dashboard && LIVEVIEWER_BIN="$CARGO_TARGET_DIR/debug/liveviewer" LIVEVIEWER_SIMULATOR=1 \
+  ARTIFACTS_DIR="$ARTIFACTS/dashboard" npm test)
+
+step "watch page in chromium (Snowplow tracker and media plugin)"
+(cd docker/watch && SKIP_NPM_CI=1 ARTIFACTS_DIR="$ARTIFACTS/watch" npm test)
+
+step "all tests passed"
