@@ -23,7 +23,11 @@ pub struct DynamoStore {
 }
 
 /// Sorts an SDK error into what the pipeline does about it.
-fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(e: &SdkError<E, R>) -> StoreError {
+fn classify<E, R>(e: &SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
     let code = e.code().unwrap_or("");
     let text = match e.message() {
         Some(m) => format!("{code}: {m}"),
