@@ -342,6 +342,10 @@ impl Config {
 
 fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<(), ConfigError> {
     for (name, value) in env {
+        // An empty variable (as compose passes an unset one) means "not set".
+        if value.is_empty() {
+            continue;
+        }
         let path: Vec<String> = if name == "LIVEVIEWER_DATA_DIR" {
             vec!["data_dir".into()]
         } else if name == "LIVEVIEWER_ADMIN_TOKEN" {
