@@ -17,7 +17,7 @@ step "build (host and transform.wasm)"
 cargo build --workspace --all-targets --locked
 
 step "Rust tests: unit, vectors (wasm and native), pipeline against tansu, moto and dynalite"
-cargo test --workspace --locked -- --test-threads=2
+cargo test --workspace --locked --no-fail-fast -- --test-threads=2
 
 step "test vectors through the built module"
 "$CARGO_TARGET_DIR/debug/liveviewer" test-vectors >"$ARTIFACTS/test-vectors.txt"

@@ -213,6 +213,9 @@ impl Pipeline {
                     None => (ProfileState::new(v), 0),
                 };
                 let m = merge_viewer(state, &events[v.as_str()], version, &self.bounds);
+                if m.duplicates > 0 {
+                    tracing::debug!(viewer = %v, duplicates = m.duplicates, rev, watermarks = ?m.state.watermarks, "redelivered events not merged again");
+                }
                 // Counted on the first round: later rounds see this batch's own writes again.
                 counted.entry(v.clone()).or_insert((m.applied, m.duplicates));
                 if m.applied > 0 {

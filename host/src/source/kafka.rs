@@ -188,6 +188,15 @@ pub async fn run(
         }
         if !batch.is_empty() {
             let next = next_offsets(&batch);
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                let mut first: BTreeMap<i32, i64> = BTreeMap::new();
+                for m in &batch {
+                    if let Origin::Kafka { partition, offset, .. } = &m.origin {
+                        first.entry(*partition).or_insert(*offset);
+                    }
+                }
+                tracing::debug!(events = batch.len(), ?first, ?next, "batch from Kafka");
+            }
             match pipeline.process(batch).await {
                 Ok(_) => {}
                 Err(PipelineError::ShuttingDown) => {
@@ -196,8 +205,9 @@ pub async fn run(
                 }
                 Err(e) => return Err(e.into()),
             }
-            for ((topic, partition), offset) in next {
-                if let Err(e) = consumer.store_offset(&topic, partition, offset) {
+            for ((topic, partition), next) in next {
+                // librdkafka stores `offset + 1`: hand it the last processed message's offset.
+                if let Err(e) = consumer.store_offset(&topic, partition, next - 1) {
                     // The partition was revoked meanwhile: its new owner redoes these events,
                     // which the profile's watermarks make harmless.
                     tracing::debug!(%topic, partition, error = %e, "offset not stored");
