@@ -4,14 +4,15 @@
 
 use crate::config::{Config, SourceKind, StoreKind};
 use crate::dead_letter::{DeadLetterSink, KafkaSink};
+use crate::lifecycle::candidate::{self, Deployer};
 use crate::lifecycle::{Deployed, Lifecycle};
-use crate::live::{wall_ms, Live};
+use crate::live::Live;
 use crate::metrics::Metrics;
-use crate::module::{Module, BUILTIN_WASM};
+use crate::module::BUILTIN_WASM;
 use crate::pipeline::Pipeline;
 use crate::store::{DynamoStore, EmbeddedStore, Scan, Store};
-use crate::vectors::{run_all, VectorSet};
-use anyhow::{bail, Context};
+use crate::vectors::VectorSet;
+use anyhow::Context;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -22,12 +23,19 @@ pub struct App {
     pub live: Arc<Live>,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Arc<Lifecycle>,
+    pub deployer: Arc<Deployer>,
     pub vectors: Arc<VectorSet>,
     shutdown: watch::Sender<bool>,
 }
 
+/// What the host keeps of its active module, so that a restart resumes with it.
+pub fn kept_modules_dir(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("modules")
+}
+
 impl App {
-    pub async fn build(config: Config) -> anyhow::Result<App> {
+    /// `serving`: a long-running host, which keeps its active module in the data directory.
+    pub async fn build(config: Config, serving: bool) -> anyhow::Result<App> {
         let store = open_store(&config).await?;
         let vectors = Arc::new(match &config.module.vectors_dir {
             Some(dir) => VectorSet::from_dir(dir).map_err(anyhow::Error::msg)?,
@@ -54,7 +62,9 @@ impl App {
             live.seed(&states);
         }
         let metrics = Arc::new(Metrics::default());
-        let lifecycle = Lifecycle::new(deployed);
+        let keep = serving.then(|| kept_modules_dir(&config));
+        let lifecycle = Lifecycle::new(deployed, config.module.health.clone(), metrics.clone(), keep);
+        let deployer = Deployer::new(lifecycle.clone(), config.module.limits.clone(), vectors.clone());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let pipeline = Pipeline::new(
             store.clone(),
@@ -65,7 +75,7 @@ impl App {
             config.pipeline.clone(),
             shutdown_rx,
         );
-        Ok(App { config, store, pipeline, live, metrics, lifecycle, vectors, shutdown })
+        Ok(App { config, store, pipeline, live, metrics, lifecycle, deployer, vectors, shutdown })
     }
 
     /// Tells waiting retries to give up (the in-flight batch is then not committed).
@@ -94,37 +104,38 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     })
 }
 
-/// The configured module file, or the built-in module; either must pass the vectors.
+/// The configured module file; else the module a previous run kept; else the built-in one.
+/// Whichever it is must pass the checks and the vectors.
 async fn load_initial_module(config: &Config, vectors: &Arc<VectorSet>) -> anyhow::Result<Arc<Deployed>> {
-    let (bytes, origin) = match &config.module.path {
-        Some(path) => {
-            (std::fs::read(path).with_context(|| format!("reading module {}", path.display()))?, path.display().to_string())
+    let mut candidates: Vec<(Vec<u8>, String)> = Vec::new();
+    match &config.module.path {
+        Some(path) => candidates.push((
+            std::fs::read(path).with_context(|| format!("reading module {}", path.display()))?,
+            path.display().to_string(),
+        )),
+        None => {
+            if let Some(kept) = Lifecycle::kept(&kept_modules_dir(config)) {
+                candidates.push((kept, "kept from the last run".to_string()));
+            }
+            candidates.push((BUILTIN_WASM.to_vec(), "built-in".to_string()));
         }
-        None => (BUILTIN_WASM.to_vec(), "built-in".to_string()),
-    };
+    }
     let limits = config.module.limits.clone();
     let vectors = vectors.clone();
     tokio::task::spawn_blocking(move || {
-        let module = Module::load(&bytes, &limits)
-            .map_err(|e| anyhow::anyhow!("module {origin} refused at step `{}`: {e}", e.step()))?;
-        let passed = check_vectors(&module, &vectors)?;
-        Ok(Deployed::new(module, &origin, passed, wall_ms()))
+        let mut refused = Vec::new();
+        for (bytes, origin) in candidates {
+            match candidate::check(&bytes, &limits, &vectors, &origin) {
+                Ok(d) => {
+                    if !refused.is_empty() {
+                        tracing::warn!(refused = ?refused, "using {origin} instead");
+                    }
+                    return Ok(d);
+                }
+                Err(r) => refused.push(format!("{}: refused at step `{}`: {}", r.origin, r.step, r.reason)),
+            }
+        }
+        anyhow::bail!("no usable module: {}", refused.join("; "))
     })
     .await?
-}
-
-/// Runs every vector through the module; the number passed, or what failed.
-pub fn check_vectors(module: &Module, vectors: &VectorSet) -> anyhow::Result<usize> {
-    let cases = vectors.cases().map_err(anyhow::Error::msg)?;
-    let mut instance = module.instance().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let reports = run_all(&cases, &mut instance);
-    let failed: Vec<String> = reports
-        .iter()
-        .filter(|r| !r.passed())
-        .map(|r| format!("{}: {}", r.name, r.failures.first().map(String::as_str).unwrap_or("")))
-        .collect();
-    if !failed.is_empty() {
-        bail!("{} of {} test vectors failed: {}", failed.len(), reports.len(), failed.join("; "));
-    }
-    Ok(reports.len())
 }

@@ -6,6 +6,7 @@
 //! the value read as TOML when it parses as such (numbers, booleans, arrays) and as a string
 //! otherwise; `LIVEVIEWER_DATA_DIR` and `LIVEVIEWER_ADMIN_TOKEN` are shorthands.
 
+use crate::lifecycle::health::HealthPolicy;
 use crate::module::Limits;
 use crate::profile::Clock;
 use serde::{Deserialize, Serialize};
@@ -199,6 +200,7 @@ pub struct ModuleConfig {
     /// Test vectors a candidate must pass. Default: the vectors built into the binary.
     pub vectors_dir: Option<PathBuf>,
     pub limits: Limits,
+    pub health: HealthPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -319,6 +321,7 @@ impl Config {
             return Err("pipeline.retry_initial_ms must be at least 1 and at most retry_max_ms".into());
         }
         self.module.limits.validate()?;
+        self.module.health.validate()?;
         for (name, token) in [("http.admin_token", &self.http.admin_token), ("http.ingest_token", &self.http.ingest_token)] {
             if let Some(t) = token {
                 if t.len() < 16 {

@@ -77,6 +77,9 @@ enum Command {
         #[arg(long, requires = "brokers")]
         topic: Option<String>,
     },
+    /// The module's authoring loop.
+    #[command(subcommand)]
+    Module(ModuleCommand),
     /// Exits 0 when the host's health endpoint answers (for container health checks).
     Healthcheck {
         #[arg(default_value = "http://127.0.0.1:8686/healthz")]
@@ -95,6 +98,29 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ModuleCommand {
+    /// Builds a plugin directory to wasm (or takes a .wasm), runs the test vectors locally,
+    /// uploads it to a running host and prints the answer.
+    Push {
+        /// The host's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8686")]
+        host: String,
+        /// Admin token (default: LIVEVIEWER_ADMIN_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+        /// Run it in shadow beside the active module instead of swapping it in.
+        #[arg(long)]
+        shadow: bool,
+        /// Test vectors to check it against (default: ./test-vectors, else the built-in ones).
+        #[arg(long)]
+        vectors: Option<PathBuf>,
+        /// A plugin crate directory or a .wasm file.
+        #[arg(default_value = "plugin")]
+        path: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     commands::init_logging();
@@ -109,6 +135,9 @@ fn main() -> ExitCode {
                 commands::simulate::run(args).map(|()| true)
             })
         }
+        Command::Module(ModuleCommand::Push { host, token, shadow, vectors, path }) => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(commands::module_push::run(commands::module_push::Args { host, token, shadow, vectors, path }))),
         Command::Healthcheck { url } => {
             tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(commands::healthcheck::run(url)))
         }
@@ -141,7 +170,10 @@ fn main() -> ExitCode {
                     }
                     Command::Replay { files } => commands::replay::run(config, files).await,
                     Command::Profiles { viewer } => commands::profiles::run(config, viewer).await,
-                    Command::TestVectors { .. } | Command::Simulate { .. } | Command::Healthcheck { .. } => {
+                    Command::TestVectors { .. }
+                    | Command::Simulate { .. }
+                    | Command::Healthcheck { .. }
+                    | Command::Module(_) => {
                         unreachable!("handled above")
                     }
                 }

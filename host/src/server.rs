@@ -17,7 +17,7 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = config.listen_addr().map_err(anyhow::Error::msg)?;
-    let app = Arc::new(App::build(config).await?);
+    let app = Arc::new(App::build(config, true).await?);
     let kind = app.config.source.kind;
     let source_name = match kind {
         SourceKind::Kafka => "kafka",
@@ -39,6 +39,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let (stop_http, http_stop_rx) = watch::channel(false);
     let (stop_source, source_stop_rx) = watch::channel(false);
     let http_task = tokio::spawn(http::serve(listener, shared.clone(), http_stop_rx));
+    if let Some(path) = app.config.module.path.clone() {
+        let deployer = app.deployer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::lifecycle::watch::watch_module_file(path, deployer).await {
+                tracing::warn!(error = %e, "cannot watch the module file; uploads still work");
+            }
+        });
+    }
     let sampler = tokio::spawn(http::sample(shared.clone()));
     let pipeline = app.pipeline.clone();
     let p = &app.config.pipeline;

@@ -1,6 +1,7 @@
 //! The subcommands, one file each; `main.rs` parses arguments and calls in here.
 
 pub mod healthcheck;
+pub mod module_push;
 pub mod profiles;
 pub mod replay;
 pub mod simulate;

@@ -19,7 +19,7 @@ impl Progress for Bar {
 }
 
 pub async fn run(config: Config, files: Vec<PathBuf>) -> anyhow::Result<()> {
-    let app = App::build(config).await?;
+    let app = App::build(config, false).await?;
     let progress: Option<Arc<dyn Progress>> = if std::io::stderr().is_terminal() {
         let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         let bar = ProgressBar::new(total);

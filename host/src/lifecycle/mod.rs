@@ -1,11 +1,23 @@
 //! The module lifecycle: which module is active, which came before it (kept warm for
-//! rollback), which runs in shadow, and which candidate was last refused and why. The pipeline
-//! takes the active module at the start of each batch, so every event is processed by exactly
-//! one module version and a swap lands between two batches.
+//! rollback), which runs in shadow, and which candidate was last refused and why.
+//!
+//! A candidate goes through size -> imports -> compile -> ABI version -> every test vector
+//! ([`candidate::check`]) before it may run on live events. The pipeline takes the active
+//! module at the start of each batch, so a swap lands between two batches and every event is
+//! processed by exactly one module version.
 
+pub mod candidate;
+pub mod health;
+pub mod shadow;
+pub mod watch;
+
+use crate::metrics::Metrics;
 use crate::module::Module;
+use health::HealthPolicy;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use shadow::Shadow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A module in service, with what it has done.
@@ -17,6 +29,7 @@ pub struct Deployed {
     pub vectors_passed: usize,
     pub events: AtomicU64,
     pub faults: AtomicU64,
+    pub unhealthy: AtomicBool,
 }
 
 impl Deployed {
@@ -28,6 +41,7 @@ impl Deployed {
             vectors_passed,
             events: AtomicU64::new(0),
             faults: AtomicU64::new(0),
+            unhealthy: AtomicBool::new(false),
         })
     }
 
@@ -48,6 +62,7 @@ impl Deployed {
             vectors_passed: self.vectors_passed,
             events_processed: self.events.load(Ordering::Relaxed),
             errors: self.faults.load(Ordering::Relaxed),
+            healthy: !self.unhealthy.load(Ordering::Relaxed),
         }
     }
 }
@@ -64,27 +79,163 @@ pub struct DeployedSummary {
     pub vectors_passed: usize,
     pub events_processed: u64,
     pub errors: u64,
+    pub healthy: bool,
+}
+
+/// Why a candidate was refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct Refusal {
+    /// The step that failed: `size`, `imports`, `compile`, `abi`, `vectors`.
+    pub step: String,
+    pub reason: String,
+    pub version: String,
+    pub origin: String,
+    pub at: String,
+}
+
+/// What a swap did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Swapped {
+    pub active: DeployedSummary,
+    pub previous: Option<DeployedSummary>,
 }
 
 pub struct Lifecycle {
     state: Mutex<State>,
+    pub policy: HealthPolicy,
+    metrics: Arc<Metrics>,
+    /// Where the active module is kept so that a restart resumes with it (in the data
+    /// directory, never elsewhere); none for commands that do not serve.
+    keep_dir: Option<PathBuf>,
 }
+
+/// The file in the keep directory that holds the active module.
+pub const KEPT_MODULE: &str = "active.wasm";
 
 struct State {
     active: Arc<Deployed>,
     previous: Option<Arc<Deployed>>,
+    shadow: Option<Arc<Shadow>>,
+    last_refused: Option<Refusal>,
 }
 
 impl Lifecycle {
-    pub fn new(active: Arc<Deployed>) -> Arc<Self> {
-        Arc::new(Lifecycle { state: Mutex::new(State { active, previous: None }) })
+    pub fn new(active: Arc<Deployed>, policy: HealthPolicy, metrics: Arc<Metrics>, keep_dir: Option<PathBuf>) -> Arc<Self> {
+        metrics.set("liveviewer_module_healthy", &[("module_version", &active.module.version().0)], 1.0);
+        Arc::new(Lifecycle {
+            state: Mutex::new(State { active, previous: None, shadow: None, last_refused: None }),
+            policy,
+            metrics,
+            keep_dir,
+        })
+    }
+
+    /// The module kept by an earlier run, if any.
+    pub fn kept(keep_dir: &Path) -> Option<Vec<u8>> {
+        std::fs::read(keep_dir.join(KEPT_MODULE)).ok()
+    }
+
+    fn keep(&self, active: &Deployed) {
+        let Some(dir) = &self.keep_dir else { return };
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!("{KEPT_MODULE}.tmp"));
+            std::fs::write(&tmp, active.module.bytes())?;
+            std::fs::rename(&tmp, dir.join(KEPT_MODULE))
+        };
+        if let Err(e) = write() {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not keep the active module for restarts");
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("lifecycle")
     }
 
     pub fn active(&self) -> Arc<Deployed> {
-        self.state.lock().expect("lifecycle").active.clone()
+        self.lock().active.clone()
     }
 
     pub fn previous(&self) -> Option<Arc<Deployed>> {
-        self.state.lock().expect("lifecycle").previous.clone()
+        self.lock().previous.clone()
+    }
+
+    pub fn shadow(&self) -> Option<Arc<Shadow>> {
+        self.lock().shadow.clone()
+    }
+
+    pub fn last_refused(&self) -> Option<Refusal> {
+        self.lock().last_refused.clone()
+    }
+
+    /// Makes a checked module the active one; the active one becomes the previous.
+    pub fn activate(&self, next: Arc<Deployed>) -> Swapped {
+        let mut s = self.lock();
+        let old = std::mem::replace(&mut s.active, next);
+        s.previous = Some(old);
+        self.keep(&s.active);
+        self.metrics.inc("liveviewer_module_swaps_total", &[("result", "accepted")], 1);
+        self.metrics.set("liveviewer_module_healthy", &[("module_version", &s.active.module.version().0)], 1.0);
+        tracing::info!(
+            active = %s.active.module.version().short(),
+            previous = %s.previous.as_ref().map(|p| p.module.version().short().to_owned()).unwrap_or_default(),
+            origin = %s.active.origin,
+            "module swapped in; it takes over at the next batch"
+        );
+        Swapped { active: s.active.summary(), previous: s.previous.as_ref().map(|p| p.summary()) }
+    }
+
+    /// Back to the previous module; the active one becomes the previous (a second rollback
+    /// undoes the first).
+    pub fn rollback(&self, reason: &str) -> Option<Swapped> {
+        let mut s = self.lock();
+        self.rollback_locked(&mut s, reason)
+    }
+
+    fn rollback_locked(&self, s: &mut State, reason: &str) -> Option<Swapped> {
+        let previous = s.previous.take()?;
+        let old = std::mem::replace(&mut s.active, previous);
+        s.previous = Some(old);
+        self.keep(&s.active);
+        self.metrics.inc("liveviewer_module_rollbacks_total", &[("reason", reason)], 1);
+        tracing::warn!(active = %s.active.module.version().short(), reason, "rolled back to the previous module");
+        Some(Swapped { active: s.active.summary(), previous: s.previous.as_ref().map(|p| p.summary()) })
+    }
+
+    pub fn refused(&self, refusal: Refusal) {
+        self.metrics.inc("liveviewer_module_swaps_total", &[("result", "refused")], 1);
+        tracing::warn!(step = %refusal.step, reason = %refusal.reason, origin = %refusal.origin, "module candidate refused");
+        self.lock().last_refused = Some(refusal);
+    }
+
+    pub fn set_shadow(&self, shadow: Option<Arc<Shadow>>) -> Option<Arc<Shadow>> {
+        std::mem::replace(&mut self.lock().shadow, shadow)
+    }
+
+    /// The shadow module becomes the active one.
+    pub fn promote(&self) -> Option<Swapped> {
+        let shadow = self.lock().shadow.take()?;
+        Some(self.activate(shadow.deployed.clone()))
+    }
+
+    /// After a batch: marks the active module unhealthy past the fault limit, and rolls back
+    /// one that was just swapped in. Returns whether it rolled back.
+    pub fn check_health(&self) -> bool {
+        let mut s = self.lock();
+        let active = s.active.clone();
+        let events = active.events.load(Ordering::Relaxed);
+        let faults = active.faults.load(Ordering::Relaxed);
+        if !self.policy.unhealthy(events, faults) || active.unhealthy.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        self.metrics.set("liveviewer_module_healthy", &[("module_version", &active.module.version().0)], 0.0);
+        tracing::error!(
+            module = %active.module.version().short(),
+            events,
+            faults,
+            "module faults on more than {:.1}% of events: unhealthy",
+            self.policy.max_fault_share * 100.0
+        );
+        s.previous.is_some() && self.policy.on_probation(events) && self.rollback_locked(&mut s, "unhealthy").is_some()
     }
 }

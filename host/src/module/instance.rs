@@ -8,34 +8,40 @@ use liveviewer_wire::{frames, Outcome, EXPORT_TRANSFORM_BATCH};
 
 pub struct ModuleInstance {
     module: Module,
-    batch: Option<Plugin>,
-    single: Option<Plugin>,
+    plugin: Option<Plugin>,
     last_fuel: Option<u64>,
 }
 
 impl ModuleInstance {
     pub(super) fn new(module: Module) -> Result<Self, ModuleFault> {
-        let batch = Some(instantiate(module.batch_plugin())?);
-        Ok(ModuleInstance { module, batch, single: None, last_fuel: None })
+        let plugin = Some(instantiate(module.compiled())?);
+        Ok(ModuleInstance { module, plugin, last_fuel: None })
     }
 
     pub fn module(&self) -> &Module {
         &self.module
     }
 
-    /// Runs one event alone, with the budget of one event: the retry after a batch fault.
-    pub fn transform_one(&mut self, message: &[u8]) -> Result<Outcome, ModuleFault> {
-        if self.single.is_none() {
-            self.single = Some(instantiate(self.module.single_plugin()?)?);
+    /// One call, faults classified; a faulted instance is dropped, since its memory may be in
+    /// any state, and the next call starts afresh.
+    fn call(&mut self, messages: &[&[u8]]) -> Result<Vec<Outcome>, ModuleFault> {
+        if self.plugin.is_none() {
+            self.plugin = Some(instantiate(self.module.compiled())?);
         }
-        let plugin = self.single.as_mut().expect("just made");
-        let result = call(plugin, &[message], &self.module);
-        self.last_fuel = plugin.fuel_consumed();
+        let plugin = self.plugin.as_mut().expect("just made");
+        let result = call(plugin, messages, &self.module);
+        let fuel = plugin.fuel_consumed().unwrap_or(0);
+        self.last_fuel = Some(self.last_fuel.unwrap_or(0) + fuel);
         if result.is_err() {
-            // A faulted instance may have left its memory in any state: start the next call afresh.
-            self.single = None;
+            self.plugin = None;
         }
-        result.map(|mut v| v.pop().expect("decode checked the count"))
+        result
+    }
+
+    /// Runs one event alone: the retry after a batch fault.
+    pub fn transform_one(&mut self, message: &[u8]) -> Result<Outcome, ModuleFault> {
+        self.last_fuel = None;
+        self.call(&[message]).map(|mut v| v.pop().expect("decode checked the count"))
     }
 
     /// Runs a batch; when the batch faults, retries it event by event so that only the guilty
@@ -57,23 +63,22 @@ impl Transform for ModuleInstance {
         self.module.version()
     }
 
+    /// Calls of at most `max_batch` events and `max_call_bytes` of input each.
     fn transform_batch(&mut self, messages: &[&[u8]]) -> Result<Vec<Outcome>, ModuleFault> {
-        let max = self.module.limits().max_batch;
+        let limits = self.module.limits();
+        let (max_events, max_bytes) = (limits.max_batch, limits.max_call_bytes);
+        self.last_fuel = None;
         let mut out = Vec::with_capacity(messages.len());
-        for chunk in messages.chunks(max) {
-            if self.batch.is_none() {
-                self.batch = Some(instantiate(self.module.batch_plugin())?);
+        let mut start = 0;
+        while start < messages.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < messages.len() && end - start < max_events && (end == start || bytes + messages[end].len() <= max_bytes) {
+                bytes += messages[end].len();
+                end += 1;
             }
-            let plugin = self.batch.as_mut().expect("just made");
-            let result = call(plugin, chunk, &self.module);
-            self.last_fuel = plugin.fuel_consumed();
-            match result {
-                Ok(outcomes) => out.extend(outcomes),
-                Err(fault) => {
-                    self.batch = None;
-                    return Err(fault);
-                }
-            }
+            out.extend(self.call(&messages[start..end])?);
+            start = end;
         }
         Ok(out)
     }

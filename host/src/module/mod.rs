@@ -19,7 +19,7 @@ use liveviewer_wire::{AbiInfo, Outcome, ABI_VERSION, EXPORT_ABI, EXPORT_TRANSFOR
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// The module built from this source tree's `plugin/` (see build.rs).
 pub static BUILTIN_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/transform.wasm"));
@@ -55,11 +55,15 @@ pub struct Limits {
     pub max_module_bytes: usize,
     /// Linear memory cap per instance, in 64 KiB wasm pages.
     pub memory_max_pages: u32,
-    /// Fuel (about one unit per wasm instruction) allowed per event; a batch call gets this
-    /// times `max_batch`. Fuel is deterministic and per instance, unlike a wall-clock timeout.
-    pub fuel_per_event: u64,
+    /// Fuel (about one unit per wasm instruction) allowed per module call. Fuel is
+    /// deterministic and counted per instance, unlike a wall-clock timeout. The viewer-profile
+    /// module uses about 200 000 per event (60 per input byte).
+    pub fuel_per_call: u64,
     /// Most events per module call.
     pub max_batch: usize,
+    /// Most input bytes per module call (a single larger message is still sent alone), so that
+    /// a call's work, and so its budget, is bounded whatever the batch.
+    pub max_call_bytes: usize,
     /// Caps on what one event's result may hold.
     pub output: OutputLimits,
 }
@@ -69,8 +73,9 @@ impl Default for Limits {
         Limits {
             max_module_bytes: 16 << 20,
             memory_max_pages: 1024,
-            fuel_per_event: 20_000_000,
-            max_batch: 1024,
+            fuel_per_call: 400_000_000,
+            max_batch: 256,
+            max_call_bytes: 1 << 20,
             output: OutputLimits::default(),
         }
     }
@@ -84,8 +89,11 @@ impl Limits {
         if self.memory_max_pages < 17 {
             return Err("module.limits.memory_max_pages must be at least 17 (about 1 MiB)".into());
         }
-        if self.fuel_per_event < 10_000 {
-            return Err("module.limits.fuel_per_event must be at least 10000".into());
+        if self.fuel_per_call < 1_000_000 {
+            return Err("module.limits.fuel_per_call must be at least 1000000".into());
+        }
+        if self.max_call_bytes < 4096 {
+            return Err("module.limits.max_call_bytes must be at least 4096".into());
         }
         if self.max_batch == 0 || self.max_batch > 100_000 {
             return Err("module.limits.max_batch must be between 1 and 100000".into());
@@ -178,10 +186,7 @@ struct Inner {
     size: usize,
     limits: Limits,
     bytes: Arc<[u8]>,
-    /// Fuel for a whole batch.
-    batch: CompiledPlugin,
-    /// Fuel for one event, for retries after a fault; compiled on first need.
-    single: OnceLock<Result<CompiledPlugin, String>>,
+    compiled: CompiledPlugin,
 }
 
 impl Module {
@@ -191,11 +196,13 @@ impl Module {
         if bytes.len() > limits.max_module_bytes {
             return Err(LoadError::TooLarge { size: bytes.len(), max: limits.max_module_bytes });
         }
+        wasmparser::Validator::new()
+            .validate_all(bytes)
+            .map_err(|e| LoadError::Compile(format!("not a valid wasm module: {e}")))?;
         imports::check(bytes).map_err(LoadError::Imports)?;
         let bytes: Arc<[u8]> = Arc::from(bytes);
-        let fuel = limits.fuel_per_event.saturating_mul(limits.max_batch as u64);
-        let batch = compile(&bytes, limits, fuel).map_err(LoadError::Compile)?;
-        let abi = read_abi(&batch)?;
+        let compiled = compile(&bytes, limits).map_err(LoadError::Compile)?;
+        let abi = read_abi(&compiled)?;
         if abi.abi_version != ABI_VERSION {
             return Err(LoadError::AbiVersion { found: abi.abi_version, expected: ABI_VERSION });
         }
@@ -206,8 +213,7 @@ impl Module {
                 size: bytes.len(),
                 limits: limits.clone(),
                 bytes,
-                batch,
-                single: OnceLock::new(),
+                compiled,
             }),
         })
     }
@@ -237,25 +243,16 @@ impl Module {
         ModuleInstance::new(self.clone())
     }
 
-    pub(crate) fn batch_plugin(&self) -> &CompiledPlugin {
-        &self.inner.batch
-    }
-
-    pub(crate) fn single_plugin(&self) -> Result<&CompiledPlugin, ModuleFault> {
-        let inner = &self.inner;
-        inner
-            .single
-            .get_or_init(|| compile(&inner.bytes, &inner.limits, inner.limits.fuel_per_event))
-            .as_ref()
-            .map_err(|e| ModuleFault::Failed(format!("recompiling for a retry: {e}")))
+    pub(crate) fn compiled(&self) -> &CompiledPlugin {
+        &self.inner.compiled
     }
 }
 
-fn compile(bytes: &[u8], limits: &Limits, fuel: u64) -> Result<CompiledPlugin, String> {
+fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledPlugin, String> {
     let manifest = Manifest::new([Wasm::data(bytes.to_vec())]).with_memory_max(limits.memory_max_pages);
     let builder = PluginBuilder::new(manifest)
         .with_wasi(false)
-        .with_fuel_limit(fuel)
+        .with_fuel_limit(limits.fuel_per_call)
         // No compilation cache on disk: the host writes nothing outside its data directory.
         .with_cache_disabled();
     CompiledPlugin::new(builder).map_err(|e| format!("{e:#}"))

@@ -57,6 +57,38 @@ pub enum PipelineError {
     ShuttingDown,
 }
 
+#[derive(Default)]
+struct Workers {
+    active: Option<ModuleInstance>,
+    shadow: Option<ModuleInstance>,
+}
+
+/// An instance of `module`, reusing `current` when it is of the same version.
+fn instance_for(current: Option<ModuleInstance>, module: &crate::module::Module) -> Option<ModuleInstance> {
+    match current {
+        Some(i) if i.module().version() == module.version() => Some(i),
+        _ => match module.instance() {
+            Ok(i) => Some(i),
+            Err(fault) => {
+                tracing::error!(%fault, module = %module.version(), "cannot instantiate the module");
+                None
+            }
+        },
+    }
+}
+
+type Results = Vec<Result<Outcome, ModuleFault>>;
+
+fn run_module(instance: &mut Option<ModuleInstance>, batch: &[Message]) -> Results {
+    match instance {
+        Some(i) => {
+            let refs: Vec<&[u8]> = batch.iter().map(|m| m.payload.as_slice()).collect();
+            i.transform_contained(&refs)
+        }
+        None => batch.iter().map(|_| Err(ModuleFault::Failed("module cannot be instantiated".into()))).collect(),
+    }
+}
+
 pub struct Pipeline {
     pub store: Store,
     dead_letters: DeadLetterSink,
@@ -65,9 +97,9 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     config: PipelineConfig,
     bounds: Bounds,
-    /// The worker's module instance; holding the lock for a whole batch also keeps batches in
-    /// order, one at a time.
-    instance: tokio::sync::Mutex<Option<ModuleInstance>>,
+    /// The worker's module instances; holding the lock for a whole batch also keeps batches
+    /// in order, one at a time.
+    workers: tokio::sync::Mutex<Workers>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -89,7 +121,7 @@ impl Pipeline {
             metrics,
             config,
             bounds: Bounds::default(),
-            instance: tokio::sync::Mutex::new(None),
+            workers: tokio::sync::Mutex::new(Workers::default()),
             shutdown,
         })
     }
@@ -99,8 +131,9 @@ impl Pipeline {
     }
 
     pub async fn process(&self, batch: Vec<Message>) -> Result<BatchReport, PipelineError> {
-        let mut guard = self.instance.lock().await;
+        let mut workers = self.workers.lock().await;
         let deployed = self.lifecycle.active();
+        let shadow = self.lifecycle.shadow();
         let version = deployed.module.version().0.clone();
         let mut report = BatchReport { events: batch.len(), module_version: version.clone(), ..Default::default() };
         if batch.is_empty() {
@@ -117,35 +150,31 @@ impl Pipeline {
             letters.push(DeadLetter::new(Kind::TooLarge, reason, &version, m.origin, &m.payload, now));
         }
 
-        let instance = match guard.take() {
-            Some(i) if i.module().version() == deployed.module.version() => Some(i),
-            _ => match deployed.module.instance() {
-                Ok(i) => Some(i),
-                Err(fault) => {
-                    tracing::error!(%fault, module = %version, "cannot instantiate the module");
-                    None
-                }
-            },
-        };
+        let mut active = instance_for(workers.active.take(), &deployed.module);
+        let mut shadowed = shadow.as_ref().and_then(|s| instance_for(workers.shadow.take(), &s.deployed.module));
         let started = Instant::now();
-        let (instance, batch, results) = tokio::task::spawn_blocking(move || {
-            let results: Vec<Result<Outcome, ModuleFault>> = match instance {
-                Some(mut i) => {
-                    let refs: Vec<&[u8]> = batch.iter().map(|m| m.payload.as_slice()).collect();
-                    let r = i.transform_contained(&refs);
-                    return (Some(i), batch, r);
-                }
-                None => batch.iter().map(|_| Err(ModuleFault::Failed("module cannot be instantiated".into()))).collect(),
-            };
-            (None, batch, results)
+        let (active, shadowed, batch, results, shadow_results, elapsed) = tokio::task::spawn_blocking(move || {
+            let results = run_module(&mut active, &batch);
+            let elapsed = started.elapsed();
+            // The shadow sees the same batch; its results are compared, never written.
+            let shadow_results = if shadowed.is_some() { Some(run_module(&mut shadowed, &batch)) } else { None };
+            (active, shadowed, batch, results, shadow_results, elapsed)
         })
         .await
         .expect("module worker panicked");
-        *guard = instance;
+        workers.active = active;
+        workers.shadow = shadowed;
         let labels = [("module_version", version.as_str())];
-        self.metrics.observe("liveviewer_module_call_seconds", &labels, started.elapsed().as_secs_f64());
-        if let Some(fuel) = guard.as_ref().and_then(|i| crate::module::Transform::last_fuel(i)) {
+        self.metrics.observe("liveviewer_module_call_seconds", &labels, elapsed.as_secs_f64());
+        if let Some(fuel) = workers.active.as_ref().and_then(|i| crate::module::Transform::last_fuel(i)) {
             self.metrics.inc("liveviewer_module_fuel_total", &labels, fuel);
+        }
+        if let (Some(shadow), Some(shadow_results)) = (&shadow, &shadow_results) {
+            let origins: Vec<&crate::source::Origin> = batch.iter().map(|m| &m.origin).collect();
+            let differing = shadow.compare(&origins, &results, shadow_results);
+            let l = [("module_version", shadow.deployed.module.version().0.as_str())];
+            self.metrics.inc("liveviewer_shadow_events_total", &l, results.len() as u64);
+            self.metrics.inc("liveviewer_shadow_differences_total", &l, differing);
         }
 
         let mut by_viewer: BTreeMap<String, Vec<(usize, liveviewer_wire::outcome::Apply)>> = BTreeMap::new();
@@ -176,6 +205,7 @@ impl Pipeline {
 
         deployed.record(report.events as u64, report.module_faults as u64);
         self.record_metrics(&report, &letters);
+        self.lifecycle.check_health();
         tracing::debug!(?report, "batch durable");
         Ok(report)
     }

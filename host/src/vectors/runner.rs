@@ -20,6 +20,8 @@ pub struct CaseReport {
     pub name: String,
     pub events: usize,
     pub elapsed: Duration,
+    /// Fuel the module used for the case's events (wasm only).
+    pub fuel: Option<u64>,
     pub failures: Vec<String>,
 }
 
@@ -57,7 +59,9 @@ pub fn run_case(case: &Case, t: &mut dyn Transform) -> CaseReport {
     let start = Instant::now();
     let mut failures = Vec::new();
     let messages: Vec<&[u8]> = case.messages.iter().map(Vec::as_slice).collect();
-    match t.transform_batch(&messages) {
+    let result = t.transform_batch(&messages);
+    let fuel = t.last_fuel();
+    match result {
         Err(fault) => failures.push(format!("module fault: {fault}")),
         Ok(outcomes) => {
             if let Some(expected) = &case.outcomes {
@@ -80,7 +84,7 @@ pub fn run_case(case: &Case, t: &mut dyn Transform) -> CaseReport {
             }
         }
     }
-    CaseReport { name: case.name.clone(), events: case.messages.len(), elapsed: start.elapsed(), failures }
+    CaseReport { name: case.name.clone(), events: case.messages.len(), elapsed: start.elapsed(), fuel, failures }
 }
 
 fn check_outcome(i: usize, expected: &Expected, actual: &Outcome, failures: &mut Vec<String>) {
@@ -167,11 +171,12 @@ pub fn run_all(cases: &[Case], t: &mut dyn Transform) -> Vec<CaseReport> {
 /// The table `liveviewer test-vectors` prints, failures with their differences under them.
 pub fn print_table(reports: &[CaseReport], out: &mut impl Write) -> std::io::Result<()> {
     let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    writeln!(out, "{:<width$}  {:<6}  {:>6}  {:>10}", "case", "result", "events", "time")?;
+    writeln!(out, "{:<width$}  {:<6}  {:>6}  {:>10}  {:>12}", "case", "result", "events", "time", "fuel/event")?;
     for r in reports {
         let result = if r.passed() { "ok" } else { "FAIL" };
         let micros = r.elapsed.as_secs_f64() * 1e6;
-        writeln!(out, "{:<width$}  {:<6}  {:>6}  {:>8.0}us", r.name, result, r.events, micros)?;
+        let fuel = r.fuel.map_or("-".to_string(), |f| (f / r.events.max(1) as u64).to_string());
+        writeln!(out, "{:<width$}  {:<6}  {:>6}  {:>8.0}us  {:>12}", r.name, result, r.events, micros, fuel)?;
         for f in &r.failures {
             writeln!(out, "{:width$}    - {f}", "")?;
         }

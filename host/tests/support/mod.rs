@@ -4,6 +4,8 @@
 //! `LIVEVIEWER_*` variables); without them a test fails saying so, it is never skipped.
 #![allow(dead_code)]
 
+pub mod modules;
+
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};

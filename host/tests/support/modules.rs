@@ -1,0 +1,187 @@
+//! Modules made in the test suite: variants of the real plugin (a crate copied and edited,
+//! built for wasm) and small hand-written ones in WebAssembly text, for each way a module can
+//! misbehave.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// How a variant differs from plugin/.
+pub struct Mutation {
+    pub logic: Box<dyn Fn(String) -> String>,
+    pub exports: Box<dyn Fn(String) -> String>,
+}
+
+impl Mutation {
+    pub fn logic(f: impl Fn(String) -> String + 'static) -> Self {
+        Mutation { logic: Box::new(f), exports: Box::new(|s| s) }
+    }
+
+    pub fn exports(f: impl Fn(String) -> String + 'static) -> Self {
+        Mutation { logic: Box::new(|s| s), exports: Box::new(f) }
+    }
+
+    /// The same logic; only the crate version (and so the bytes) differ.
+    pub fn none() -> Self {
+        Mutation { logic: Box::new(|s| s), exports: Box::new(|s| s) }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A target directory shared by every variant, so their dependencies build once.
+pub fn mutant_target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target")).join("mutant-build")
+}
+
+/// Writes a copy of plugin/ as its own crate `name` under a scratch directory, edited.
+pub fn mutant_crate(name: &str, m: &Mutation) -> PathBuf {
+    let scratch = tempfile::tempdir().unwrap().keep();
+    let dir = scratch.join(name);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    for entry in std::fs::read_dir(root().join("plugin/src")).unwrap() {
+        let p = entry.unwrap().path();
+        let file = p.file_name().unwrap().to_str().unwrap().to_owned();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let text = match file.as_str() {
+            "logic.rs" => (m.logic)(text),
+            "exports.rs" => (m.exports)(text),
+            _ => text,
+        };
+        std::fs::write(dir.join("src").join(&file), text).unwrap();
+    }
+    let manifest = std::fs::read_to_string(root().join("plugin/Cargo.toml"))
+        .unwrap()
+        .replace("rust-version.workspace = true", "")
+        .replace("version.workspace = true", &format!("version = \"0.0.0-{name}\""))
+        .replace("edition.workspace = true", "edition = \"2021\"")
+        .replace("license.workspace = true", "")
+        .replace("serde.workspace = true", "serde = { version = \"1\", features = [\"derive\"] }")
+        .replace(
+            "serde_json = { workspace = true, features = [\"raw_value\"] }",
+            "serde_json = { version = \"1\", features = [\"raw_value\"] }",
+        )
+        .replace("path = \"../wire\"", &format!("path = {:?}", root().join("wire").display().to_string()))
+        + "\n[workspace]\n";
+    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    dir
+}
+
+/// Builds a variant of plugin/ and returns its wasm file.
+pub fn build_mutant(name: &str, m: &Mutation) -> PathBuf {
+    let dir = mutant_crate(name, m);
+    let target = mutant_target();
+    std::fs::create_dir_all(&target).unwrap();
+    // Test binaries run at the same time share the target directory: one build-and-copy at a
+    // time, so that no variant picks up another's freshly built file.
+    let lock = std::fs::File::create(target.join(".variants.lock")).unwrap();
+    unsafe {
+        libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX);
+    }
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&dir)
+        .args(["build", "--release", "--offline", "--target", "wasm32-unknown-unknown", "--target-dir"])
+        .arg(&target)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the {name} variant");
+    // Each variant is its own package with the same library name: copy the file out before
+    // the next build overwrites it.
+    let built = target.join("wasm32-unknown-unknown/release/transform.wasm");
+    let out = dir.join(format!("{name}.wasm"));
+    std::fs::copy(built, &out).unwrap();
+    drop(lock);
+    out
+}
+
+/// The real plugin, faulting in a chosen way when an event contains a trigger word: it passes
+/// the vectors (which contain no trigger) and misbehaves only on live events.
+pub fn trigger_mutant() -> PathBuf {
+    build_mutant(
+        "triggers",
+        &Mutation::exports(|s| {
+            s.replace(
+                "    crate::transform_batch(&batch)",
+                r#"    let text = String::from_utf8_lossy(&batch);
+    if text.contains("TRIGGER-LOOP") {
+        let mut x = 0u64;
+        loop {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+    }
+    if text.contains("TRIGGER-TRAP") {
+        panic!("asked to trap");
+    }
+    if text.contains("TRIGGER-OOM") {
+        let mut hoard: Vec<Vec<u8>> = Vec::new();
+        loop {
+            hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
+        }
+    }
+    if text.contains("TRIGGER-HUGE") {
+        return Ok(vec![b' '; 8 << 20]);
+    }
+    if text.contains("TRIGGER-GARBAGE") {
+        return Ok(b"this is not JSON".to_vec());
+    }
+    if text.contains("TRIGGER-COUNT") {
+        return Ok(b"[]".to_vec());
+    }
+    crate::transform_batch(&batch)"#,
+            )
+        }),
+    )
+}
+
+/// A module in WebAssembly text that speaks the Extism kernel ABI by hand: `abi` answers
+/// with `abi_version`; `transform_batch` runs `body` (which may use `$emit`, `$nothing`),
+/// and the module imports `extra_imports` besides.
+pub fn wat_module(abi_version: u32, body: &str, extra_imports: &str) -> Vec<u8> {
+    let abi = format!(r#"{{"abi_version":{abi_version},"name":"wat","version":"0"}}"#);
+    let text = format!(
+        r#"(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (import "extism:host/env" "input_length" (func $input_length (result i64)))
+  {extra_imports}
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{abi_escaped}")
+  (data (i32.const 1024) "this is not JSON")
+  (data (i32.const 2048) "[]")
+  (func $emit (param $ptr i32) (param $len i32)
+    (local $off i64) (local $i i32)
+    (local.set $off (call $alloc (i64.extend_i32_u (local.get $len))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+        (call $store_u8
+          (i64.add (local.get $off) (i64.extend_i32_u (local.get $i)))
+          (i32.load8_u (i32.add (local.get $ptr) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (call $output_set (local.get $off) (i64.extend_i32_u (local.get $len))))
+  (func (export "abi") (result i32)
+    (call $emit (i32.const 0) (i32.const {abi_len}))
+    (i32.const 0))
+  (func (export "transform_batch") (result i32)
+    {body}
+    (i32.const 0))
+)"#,
+        abi_escaped = abi.replace('"', "\\\""),
+        abi_len = abi.len(),
+    );
+    wat::parse_str(&text).expect("valid WebAssembly text")
+}
+
+/// The misbehaviours, as bodies of `transform_batch`.
+pub const LOOP: &str = "(loop $forever (br $forever))";
+pub const TRAP: &str = "unreachable";
+pub const MEMORY_BOMB: &str = "(loop $more (br_if $more (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))";
+pub const HUGE_OUTPUT: &str = "(call $output_set (call $alloc (i64.const 8388608)) (i64.const 8388608))";
+pub const NOT_JSON: &str = "(call $emit (i32.const 1024) (i32.const 16))";
+pub const NO_RESULTS: &str = "(call $emit (i32.const 2048) (i32.const 2))";
