@@ -176,6 +176,12 @@ pub struct PipelineConfig {
     pub max_message_bytes: usize,
     /// Viewers kept in the in-memory index (the profiles themselves live in the store).
     pub max_tracked_viewers: usize,
+    /// Events whose time is further ahead of the host's clock than this are dead-lettered: a
+    /// far-future event would otherwise pin its viewer's state for good.
+    pub max_future_s: u64,
+    /// A profile whose stored form would grow past this is not written; the events that
+    /// would have grown it are dead-lettered (DynamoDB items stop at 400 KB).
+    pub max_profile_bytes: usize,
 }
 
 impl Default for PipelineConfig {
@@ -188,6 +194,8 @@ impl Default for PipelineConfig {
             retry_max_ms: 5_000,
             max_message_bytes: 1 << 20,
             max_tracked_viewers: 1_000_000,
+            max_future_s: 600,
+            max_profile_bytes: 256 << 10,
         }
     }
 }
@@ -313,6 +321,9 @@ impl Config {
         }
         if p.queue_batches == 0 {
             return Err("pipeline.queue_batches must be at least 1".into());
+        }
+        if p.max_profile_bytes < 4096 || p.max_profile_bytes > 390 << 10 {
+            return Err("pipeline.max_profile_bytes must be between 4096 and 399360 (DynamoDB's item limit)".into());
         }
         if p.max_message_bytes < 1024 || p.max_tracked_viewers == 0 {
             return Err("pipeline.max_message_bytes must be at least 1024 and max_tracked_viewers at least 1".into());

@@ -26,6 +26,10 @@ pub enum Kind {
     StoreRefused,
     /// Bigger than the host accepts.
     TooLarge,
+    /// Stamped further in the future than the host accepts.
+    TooFarAhead,
+    /// Would grow its viewer's profile past the size limit.
+    ProfileTooLarge,
 }
 
 impl Kind {
@@ -35,6 +39,8 @@ impl Kind {
             Kind::ModuleFault => "module_fault",
             Kind::StoreRefused => "store_refused",
             Kind::TooLarge => "too_large",
+            Kind::TooFarAhead => "too_far_ahead",
+            Kind::ProfileTooLarge => "profile_too_large",
         }
     }
 }

@@ -44,6 +44,7 @@ const HELP: &[(&str, &str, &str)] = &[
     ("liveviewer_store_conflicts_total", "counter", "Conditional writes lost to another writer (merged again)."),
     ("liveviewer_store_retries_total", "counter", "Store operations retried after a transient error."),
     ("liveviewer_batches_total", "counter", "Batches processed."),
+    ("liveviewer_deltas_dropped_total", "counter", "Deltas dropped by a profile bound (fields, value size)."),
     ("liveviewer_shadow_events_total", "counter", "Events a shadow module saw."),
     ("liveviewer_shadow_differences_total", "counter", "Events on which the shadow module's result differed."),
     ("liveviewer_active_viewers", "gauge", "Viewers whose last event is within the active window."),

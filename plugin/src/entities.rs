@@ -145,11 +145,23 @@ pub fn check_range(what: &str, v: f64, min: f64, max: f64) -> Result<f64, String
     }
 }
 
+/// A string no longer than its schema allows.
+pub fn check_len(what: &str, s: &Option<Str<'_>>, max: usize) -> Result<(), String> {
+    match s {
+        Some(s) if s.as_str().len() > max => Err(format!("{what} is longer than {max} bytes")),
+        _ => Ok(()),
+    }
+}
+
 /// Largest number the media schemas allow for times and durations.
 pub const MAX_SECONDS: f64 = 2_147_483_647.0;
 
 impl MediaPlayer<'_> {
     pub fn validate(&self) -> Result<(), String> {
+        check_len("media_player.label", &self.label, 4096)?;
+        check_len("media_player.playerType", &self.player_type, 4096)?;
+        check_len("media_player.quality", &self.quality, 4096)?;
+        check_len("media_player.mediaType", &self.media_type, 16)?;
         check_range("media_player.currentTime", self.current_time, 0.0, MAX_SECONDS)?;
         if let Some(d) = self.duration {
             check_range("media_player.duration", d, 0.0, MAX_SECONDS)?;
@@ -172,6 +184,7 @@ impl Session<'_> {
         if self.media_session_id.as_str().len() > 256 {
             return Err("session.mediaSessionId is longer than 256 bytes".into());
         }
+        check_len("session.startedAt", &self.started_at, 64)?;
         for (name, v) in self.counters() {
             if let Some(v) = v {
                 check_range(&format!("session.{name}"), v, 0.0, MAX_SECONDS)?;
@@ -179,6 +192,47 @@ impl Session<'_> {
         }
         if let Some(r) = self.avg_playback_rate {
             check_range("session.avgPlaybackRate", r, -16.0, 16.0)?;
+        }
+        Ok(())
+    }
+}
+
+impl Ad<'_> {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.ad_id.as_str().len() > 256 {
+            return Err("ad.adId is longer than 256 bytes".into());
+        }
+        check_len("ad.name", &self.name, 4096)?;
+        check_len("ad.creativeId", &self.creative_id, 4096)?;
+        if let Some(d) = self.duration {
+            check_range("ad.duration", d, 0.0, MAX_SECONDS)?;
+        }
+        Ok(())
+    }
+}
+
+impl AdBreak<'_> {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.break_id.as_str().len() > 256 {
+            return Err("ad_break.breakId is longer than 256 bytes".into());
+        }
+        check_len("ad_break.name", &self.name, 4096)?;
+        check_len("ad_break.breakType", &self.break_type, 16)?;
+        check_range("ad_break.startTime", self.start_time, 0.0, MAX_SECONDS).map(|_| ())
+    }
+}
+
+impl EventData<'_> {
+    pub fn validate(&self) -> Result<(), String> {
+        check_len("newQuality", &self.new_quality, 4096)?;
+        check_len("errorCode", &self.error_code, 256)?;
+        check_len("errorName", &self.error_name, 256)?;
+        check_len("errorDescription", &self.error_description, 4096)?;
+        if let Some(r) = self.new_rate {
+            check_range("newRate", r, 0.0, 16.0)?;
+        }
+        if let Some(v) = self.new_volume {
+            check_range("newVolume", v, 0.0, 100.0)?;
         }
         Ok(())
     }

@@ -31,12 +31,28 @@ pub fn info() -> AbiInfo {
     }
 }
 
+/// Longest reason given: reasons quote the input, and the input may be hostile.
+pub const MAX_REASON: usize = 512;
+
 /// Transforms one raw message. Never panics on any input: bad input is a `Reject`.
 pub fn transform(message: &[u8]) -> Outcome {
     match run(message) {
+        Ok(Outcome::Skip { reason }) => Outcome::Skip { reason: cut(reason) },
         Ok(outcome) => outcome,
-        Err(reason) => Outcome::Reject { reason },
+        Err(reason) => Outcome::Reject { reason: cut(reason) },
     }
+}
+
+fn cut(mut reason: String) -> String {
+    if reason.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+    reason
 }
 
 /// The `transform_batch` export: framed messages in, a JSON array of outcomes out, in order.

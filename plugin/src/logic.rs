@@ -187,6 +187,7 @@ pub fn apply(raw: &RawEvent<'_>, event: &str) -> Result<Apply, String> {
         Some(p) => entities::parse(event, p)?,
         None => EventData::default(),
     };
+    data.validate().map_err(|e| format!("{event}.{e}"))?;
     if event == "ad_quartile_event" && data.percent_progress.is_none() {
         return Err("ad_quartile_event: missing field `percentProgress`".into());
     }
@@ -201,8 +202,14 @@ pub fn apply(raw: &RawEvent<'_>, event: &str) -> Result<Apply, String> {
         s.validate()?;
     }
     let ad: Option<Ad> = raw.entities.ad.map(|a| entities::parse("ad", a)).transpose()?;
+    if let Some(a) = &ad {
+        a.validate()?;
+    }
     let ad_break: Option<AdBreak> =
         raw.entities.ad_break.map(|b| entities::parse("ad_break", b)).transpose()?;
+    if let Some(b) = &ad_break {
+        b.validate()?;
+    }
     if needs_ad(event) && ad.is_none() {
         return Err(format!("{event} without the ad entity (com.snowplowanalytics.snowplow.media/ad/jsonschema/1-*-*)"));
     }

@@ -95,5 +95,5 @@ fn instantiate(compiled: &extism::CompiledPlugin) -> Result<Plugin, ModuleFault>
 fn call(plugin: &mut Plugin, messages: &[&[u8]], module: &Module) -> Result<Vec<Outcome>, ModuleFault> {
     let input = frames::encode(messages.iter().copied());
     let bytes: &[u8] = plugin.call(EXPORT_TRANSFORM_BATCH, input.as_slice()).map_err(|e| classify(&e))?;
-    output::decode(bytes, messages.len(), &module.limits().output)
+    Ok(output::decode(bytes, messages.len(), &module.limits().output)?)
 }

@@ -8,11 +8,10 @@
 mod imports;
 mod instance;
 mod native;
-mod output;
 
 pub use instance::ModuleInstance;
+pub use liveviewer_profile::output::{self, validate_outcome, OutputError, OutputLimits};
 pub use native::NativeTransform;
-pub use output::{validate_outcome, OutputLimits};
 
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
 use liveviewer_wire::{AbiInfo, Outcome, ABI_VERSION, EXPORT_ABI, EXPORT_TRANSFORM_BATCH};
@@ -146,6 +145,16 @@ pub enum ModuleFault {
     MalformedOutput(String),
     #[error("module returned {got} results for {expected} events")]
     WrongCount { expected: usize, got: usize },
+}
+
+impl From<OutputError> for ModuleFault {
+    fn from(e: OutputError) -> Self {
+        match e {
+            OutputError::TooLarge(m) => ModuleFault::OutputTooLarge(m),
+            OutputError::Malformed(m) => ModuleFault::MalformedOutput(m),
+            OutputError::WrongCount { expected, got } => ModuleFault::WrongCount { expected, got },
+        }
+    }
 }
 
 impl ModuleFault {

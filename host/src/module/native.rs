@@ -1,7 +1,7 @@
 //! The same logic as `transform.wasm`, linked in natively: the reference the wasm path is
 //! checked against (test vectors) and measured against (benchmarks).
 
-use super::{output::validate_outcome, ModuleFault, ModuleVersion, OutputLimits, Transform};
+use super::{validate_outcome, ModuleFault, ModuleVersion, OutputLimits, Transform};
 use liveviewer_wire::Outcome;
 
 pub struct NativeTransform {

@@ -23,11 +23,14 @@ pub struct Merged {
     pub applied: usize,
     /// Events already merged on an earlier delivery.
     pub duplicates: usize,
+    /// Deltas a profile bound dropped.
+    pub dropped_deltas: usize,
 }
 
 pub fn merge_viewer(mut state: ProfileState, events: &[Event<'_>], module_version: &str, bounds: &Bounds) -> Merged {
     let mut applied = Vec::with_capacity(events.len());
     let mut duplicates = 0;
+    let mut dropped_deltas = 0;
     for e in events {
         if let Some((partition, offset)) = &e.watermark {
             if state.already_applied(partition, *offset) {
@@ -35,7 +38,7 @@ pub fn merge_viewer(mut state: ProfileState, events: &[Event<'_>], module_versio
                 continue;
             }
         }
-        state.apply(e.apply, bounds);
+        dropped_deltas += state.apply(e.apply, bounds);
         if let Some((partition, offset)) = &e.watermark {
             state.record_offset(partition, *offset);
         }
@@ -45,7 +48,7 @@ pub fn merge_viewer(mut state: ProfileState, events: &[Event<'_>], module_versio
         state.module_version = module_version.to_owned();
     }
     let history = status_changes(&state, &applied, module_version);
-    Merged { state, history, applied: applied.len(), duplicates }
+    Merged { state, history, applied: applied.len(), duplicates, dropped_deltas }
 }
 
 /// The events of this batch that begin a new status in the merged timeline.

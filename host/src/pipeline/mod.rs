@@ -178,8 +178,17 @@ impl Pipeline {
         }
 
         let mut by_viewer: BTreeMap<String, Vec<(usize, liveviewer_wire::outcome::Apply)>> = BTreeMap::new();
+        let horizon = now + self.config.max_future_s as i64 * 1000;
         for (index, (message, result)) in batch.iter().zip(results).enumerate() {
             match result {
+                Ok(Outcome::Apply(a)) if a.at.ts > horizon => {
+                    let reason = format!(
+                        "event time {} is more than {} s ahead of the host's clock",
+                        liveviewer_wire::time::format_millis(a.at.ts),
+                        self.config.max_future_s
+                    );
+                    letters.push(DeadLetter::new(Kind::TooFarAhead, reason, &version, message.origin.clone(), &message.payload, now));
+                }
                 Ok(Outcome::Apply(a)) => by_viewer.entry(a.viewer.clone()).or_default().push((index, a)),
                 Ok(Outcome::Skip { reason }) => {
                     tracing::trace!(origin = ?message.origin, %reason, "skipped");
@@ -245,6 +254,17 @@ impl Pipeline {
                 let m = merge_viewer(state, &events[v.as_str()], version, &self.bounds);
                 if m.duplicates > 0 {
                     tracing::debug!(viewer = %v, duplicates = m.duplicates, rev, watermarks = ?m.state.watermarks, "redelivered events not merged again");
+                }
+                self.metrics.inc("liveviewer_deltas_dropped_total", &[], m.dropped_deltas as u64);
+                if m.applied > 0 && m.state.encode().len() > self.config.max_profile_bytes {
+                    tracing::warn!(viewer = %v, "profile would pass its size limit; its events are dead-lettered");
+                    for e in &events[v.as_str()] {
+                        let m = &batch[e.index];
+                        let reason = format!("the viewer's profile would grow past {} bytes", self.config.max_profile_bytes);
+                        letters.push(DeadLetter::new(Kind::ProfileTooLarge, reason, version, m.origin.clone(), &m.payload, now));
+                    }
+                    counted.insert(v.clone(), (0, 0));
+                    continue;
                 }
                 // Counted on the first round: later rounds see this batch's own writes again.
                 counted.entry(v.clone()).or_insert((m.applied, m.duplicates));

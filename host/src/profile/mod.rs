@@ -1,9 +1,5 @@
-//! The viewer profile: [`state::ProfileState`] is what stores keep and deltas merge into;
-//! [`render`] turns it into the v1 JSON that the API, the dashboard and `profiles` speak.
+//! The viewer profile: the CRDT the deltas merge into and its v1 JSON, from the
+//! `liveviewer-profile` crate (pure code, kept apart so the fuzzers build it alone).
+//! `render` names both the module and its function.
 
-pub mod key;
-pub mod render;
-pub mod state;
-
-pub use render::{render, Clock, RenderContext};
-pub use state::{Bounds, ProfileState};
+pub use liveviewer_profile::{key, output, render, state, Bounds, Clock, ProfileState, RenderContext};

@@ -38,7 +38,7 @@ pub fn merge_outcomes(outcomes: &[Outcome], version: &ModuleVersion) -> BTreeMap
     for o in outcomes {
         if let Outcome::Apply(a) = o {
             let s = states.entry(a.viewer.clone()).or_insert_with(|| ProfileState::new(&a.viewer));
-            s.apply(a, &bounds);
+            let _ = s.apply(a, &bounds);
             s.module_version = version.0.clone();
         }
     }

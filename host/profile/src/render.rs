@@ -174,7 +174,7 @@ pub fn status_since(state: &ProfileState) -> Option<Key> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Bounds;
+    use crate::Bounds;
     use liveviewer_wire::outcome::Apply;
     use liveviewer_wire::{Delta, OrderKey};
     use serde_json::json;

@@ -22,6 +22,12 @@ pub struct Bounds {
     pub session_horizon_ms: i64,
     /// Folded sessions whose ids are remembered, so their late events are not counted again.
     pub retired_ids: usize,
+    /// Attribute fields per profile and per media session; a delta for a new field past the
+    /// cap is dropped.
+    pub fields: usize,
+    pub session_fields: usize,
+    /// Largest attribute value (JSON text); a larger one is dropped.
+    pub value_bytes: usize,
 }
 
 impl Default for Bounds {
@@ -32,6 +38,9 @@ impl Default for Bounds {
             live_sessions: 16,
             session_horizon_ms: 24 * 3600 * 1000,
             retired_ids: 256,
+            fields: 128,
+            session_fields: 64,
+            value_bytes: 8 << 10,
         }
     }
 }
@@ -127,11 +136,29 @@ pub struct Cells {
 }
 
 impl Cells {
-    fn merge(&mut self, at: Key, delta: &Delta, bounds: &Bounds) {
+    fn len(&self) -> usize {
+        self.fields.len() + self.maxes.len() + self.sums.len()
+    }
+
+    /// Merges one delta; `false` when a bound dropped it.
+    fn merge(&mut self, at: Key, delta: &Delta, bounds: &Bounds, max_fields: usize) -> bool {
+        let known = match delta {
+            Delta::Set { field, .. } => self.fields.contains_key(field),
+            Delta::Max { field, .. } => self.maxes.contains_key(field),
+            Delta::Add { field, .. } => self.sums.contains_key(field),
+            Delta::State { .. } => unreachable!("states live on the profile"),
+        };
+        if !known && self.len() >= max_fields {
+            return false;
+        }
         match delta {
             Delta::Set { field, value, .. } => {
+                let text = value.to_string();
+                if text.len() > bounds.value_bytes {
+                    return false;
+                }
                 let mut slot = self.fields.remove(field);
-                Register::merge(&mut slot, at, value.to_string());
+                Register::merge(&mut slot, at, text);
                 self.fields.insert(field.clone(), slot.expect("merge fills the slot"));
             }
             Delta::Max { field, value, .. } => {
@@ -145,6 +172,7 @@ impl Cells {
             }
             Delta::State { .. } => unreachable!("states live on the profile"),
         }
+        true
     }
 
     /// Every numeric cell, the form in which a session counts towards the totals.
@@ -194,17 +222,23 @@ impl ProfileState {
         ProfileState { viewer_id: viewer_id.to_owned(), ..Default::default() }
     }
 
-    /// Merges one event's deltas.
-    pub fn apply(&mut self, apply: &Apply, bounds: &Bounds) {
+    /// Merges one event's deltas; returns how many a bound dropped.
+    pub fn apply(&mut self, apply: &Apply, bounds: &Bounds) -> usize {
         let at = Key::from(&apply.at);
         self.first_seen = Some(self.first_seen.map_or(at.ts, |f| f.min(at.ts)));
         self.last_seen = Some(self.last_seen.map_or(at.ts, |l| l.max(at.ts)));
+        let mut dropped = 0;
         for delta in &apply.deltas {
-            match (delta, delta.session()) {
+            let merged = match (delta, delta.session()) {
                 (Delta::State { field, value }, _) => {
-                    self.states.entry(field.clone()).or_default().merge(at, value, bounds.state_window);
+                    if self.states.len() >= bounds.fields && !self.states.contains_key(field) {
+                        false
+                    } else {
+                        self.states.entry(field.clone()).or_default().merge(at, value, bounds.state_window);
+                        true
+                    }
                 }
-                (_, None) => self.cells.merge(at, delta, bounds),
+                (_, None) => self.cells.merge(at, delta, bounds, bounds.fields),
                 (_, Some(session)) => {
                     if self.retired.ids.contains(&fnv1a(session.as_bytes())) {
                         continue;
@@ -215,11 +249,13 @@ impl ProfileState {
                         .or_insert_with(|| SessionRecord { first: at, last: at, cells: Cells::default() });
                     record.first = record.first.min(at);
                     record.last = record.last.max(at);
-                    record.cells.merge(at, delta, bounds);
+                    record.cells.merge(at, delta, bounds, bounds.session_fields)
                 }
-            }
+            };
+            dropped += usize::from(!merged);
         }
         self.retire(bounds);
+        dropped
     }
 
     /// Folds old sessions into the totals: those past the horizon, then the oldest past the cap.
@@ -384,6 +420,19 @@ mod tests {
         s.apply(&apply(0, "late", vec![late]), &bounds);
         assert_eq!(s.sessions.len(), 2);
         assert_eq!(s.retired.numbers["ads"], 2.0);
+    }
+
+    #[test]
+    fn fields_and_values_are_bounded() {
+        let bounds = Bounds { fields: 3, value_bytes: 16, ..Bounds::default() };
+        let mut s = ProfileState::new("v");
+        let many: Vec<Delta> = (0..10).map(|i| set(&format!("f{i}"), json!(i))).collect();
+        assert_eq!(s.apply(&apply(1, "a", many), &bounds), 7);
+        assert_eq!(s.cells.fields.len(), 3);
+        // A known field still updates; a value over the size bound is dropped.
+        assert_eq!(s.apply(&apply(2, "b", vec![set("f0", json!("x"))]), &bounds), 0);
+        assert_eq!(s.apply(&apply(3, "c", vec![set("f1", json!("y".repeat(20)))]), &bounds), 1);
+        assert_eq!(s.cells.fields["f0"].value, "\"x\"");
     }
 
     #[test]

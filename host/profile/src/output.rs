@@ -1,7 +1,17 @@
 //! Reading a module's output: the JSON array of outcomes, one per event, checked against the
 //! contract and the size caps before anything of it reaches a profile.
 
-use super::ModuleFault;
+/// What is wrong with an output; the host turns it into a module fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutputError {
+    #[error("module output too large: {0}")]
+    TooLarge(String),
+    #[error("module output malformed: {0}")]
+    Malformed(String),
+    #[error("module returned {got} results for {expected} events")]
+    WrongCount { expected: usize, got: usize },
+}
+
 use liveviewer_wire::outcome::Apply;
 use liveviewer_wire::{Delta, Outcome};
 use serde::{Deserialize, Serialize};
@@ -44,34 +54,34 @@ const MAX_ID: usize = 256;
 const MAX_REASON: usize = 1024;
 
 /// Decodes a batch output into exactly `expected` checked outcomes.
-pub fn decode(out: &[u8], expected: usize, limits: &OutputLimits) -> Result<Vec<Outcome>, ModuleFault> {
+pub fn decode(out: &[u8], expected: usize, limits: &OutputLimits) -> Result<Vec<Outcome>, OutputError> {
     let cap = limits.max_bytes_per_event.saturating_mul(expected.max(1));
     if out.len() > cap {
-        return Err(ModuleFault::OutputTooLarge(format!(
+        return Err(OutputError::TooLarge(format!(
             "{} bytes for {expected} events (cap {cap})",
             out.len()
         )));
     }
     let items: Vec<&RawValue> = serde_json::from_slice(out)
-        .map_err(|e| ModuleFault::MalformedOutput(format!("not a JSON array of outcomes: {e}")))?;
+        .map_err(|e| OutputError::Malformed(format!("not a JSON array of outcomes: {e}")))?;
     if items.len() != expected {
-        return Err(ModuleFault::WrongCount { expected, got: items.len() });
+        return Err(OutputError::WrongCount { expected, got: items.len() });
     }
     items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
             if item.get().len() > limits.max_bytes_per_event {
-                return Err(ModuleFault::OutputTooLarge(format!(
+                return Err(OutputError::TooLarge(format!(
                     "result {i} is {} bytes (cap {})",
                     item.get().len(),
                     limits.max_bytes_per_event
                 )));
             }
             let mut outcome: Outcome = serde_json::from_str(item.get())
-                .map_err(|e| ModuleFault::MalformedOutput(format!("result {i}: {e}")))?;
+                .map_err(|e| OutputError::Malformed(format!("result {i}: {e}")))?;
             validate_outcome(&mut outcome, limits)
-                .map_err(|e| ModuleFault::MalformedOutput(format!("result {i}: {e}")))?;
+                .map_err(|e| OutputError::Malformed(format!("result {i}: {e}")))?;
             Ok(outcome)
         })
         .collect()
@@ -170,6 +180,54 @@ fn truncate(s: &mut String, max: usize) {
     }
 }
 
+/// The fuzzers' property for the module's input parsing (and its regression tests): the
+/// module's outcome for any message passes the host's checks, fits the per-event output cap,
+/// and, when it applies, merges into a profile that renders and round-trips its storage form.
+pub fn check_message(message: &[u8], outcome: Outcome) {
+    let limits = OutputLimits::default();
+    let mut checked = outcome.clone();
+    if let Err(e) = validate_outcome(&mut checked, &limits) {
+        panic!("the module's outcome fails the host's checks ({e}) for {:?}", String::from_utf8_lossy(&message[..message.len().min(200)]));
+    }
+    assert_eq!(checked, outcome, "the module's reasons fit the host's limit");
+    let size = serde_json::to_vec(&outcome).expect("outcomes serialize").len();
+    assert!(size <= limits.max_bytes_per_event, "an outcome of {size} bytes would be refused as too large");
+    if let Outcome::Apply(apply) = &outcome {
+        merge_and_render(std::slice::from_ref(apply));
+    }
+}
+
+/// The fuzzers' property for the host's handling of module output: any bytes are refused or
+/// decoded, and decoded outcomes merge into profiles that render and round-trip.
+pub fn check_output(data: &[u8]) {
+    let Some((&count, rest)) = data.split_first() else { return };
+    let expected = usize::from(count % 4) + 1;
+    if let Ok(outcomes) = decode(rest, expected, &OutputLimits::default()) {
+        assert_eq!(outcomes.len(), expected);
+        let applies: Vec<Apply> = outcomes
+            .into_iter()
+            .filter_map(|o| match o {
+                Outcome::Apply(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        merge_and_render(&applies);
+    }
+}
+
+fn merge_and_render(applies: &[Apply]) {
+    let bounds = crate::Bounds::default();
+    let mut states: std::collections::BTreeMap<&str, crate::ProfileState> = std::collections::BTreeMap::new();
+    for a in applies {
+        let _ = states.entry(a.viewer.as_str()).or_insert_with(|| crate::ProfileState::new(&a.viewer)).apply(a, &bounds);
+    }
+    let ctx = crate::RenderContext { now_ms: 0, active_window_ms: 90_000 };
+    for s in states.values() {
+        serde_json::to_vec(&crate::render(s, &ctx)).expect("profiles serialize");
+        assert_eq!(&crate::ProfileState::decode(&s.encode()).expect("decodes"), s, "storage round trip");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,11 +240,11 @@ mod tests {
     fn counts_and_shapes_are_checked() {
         let ok = br#"[{"skip":{"reason":"x"}},{"reject":{"reason":"y"}}]"#;
         assert_eq!(decode(ok, 2, &limits()).unwrap().len(), 2);
-        assert_eq!(decode(ok, 3, &limits()), Err(ModuleFault::WrongCount { expected: 3, got: 2 }));
-        assert!(matches!(decode(b"{}", 1, &limits()), Err(ModuleFault::MalformedOutput(_))));
-        assert!(matches!(decode(b"[{\"maybe\":{}}]", 1, &limits()), Err(ModuleFault::MalformedOutput(_))));
+        assert_eq!(decode(ok, 3, &limits()), Err(OutputError::WrongCount { expected: 3, got: 2 }));
+        assert!(matches!(decode(b"{}", 1, &limits()), Err(OutputError::Malformed(_))));
+        assert!(matches!(decode(b"[{\"maybe\":{}}]", 1, &limits()), Err(OutputError::Malformed(_))));
         let huge = format!(r#"[{{"skip":{{"reason":"{}"}}}}]"#, "x".repeat(70_000));
-        assert!(matches!(decode(huge.as_bytes(), 1, &limits()), Err(ModuleFault::OutputTooLarge(_))));
+        assert!(matches!(decode(huge.as_bytes(), 1, &limits()), Err(OutputError::TooLarge(_))));
     }
 
     fn apply_with(delta: &str) -> String {
@@ -207,7 +265,7 @@ mod tests {
         ] {
             let out = apply_with(bad);
             assert!(
-                matches!(decode(out.as_bytes(), 1, &limits()), Err(ModuleFault::MalformedOutput(_))),
+                matches!(decode(out.as_bytes(), 1, &limits()), Err(OutputError::Malformed(_))),
                 "{bad}"
             );
         }

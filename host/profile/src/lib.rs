@@ -1,0 +1,14 @@
+//! The viewer profile as the host keeps it.
+//!
+//! - [`state`]: the stored form, a state-based CRDT that the module's deltas merge into.
+//! - [`key`]: the compact event key it orders by.
+//! - [`render`]: the v1 JSON the API, the dashboard and `profiles` speak.
+//! - [`output`]: reading and checking a module's output before any of it is merged.
+
+pub mod key;
+pub mod output;
+pub mod render;
+pub mod state;
+
+pub use render::{render, Clock, RenderContext};
+pub use state::{Bounds, ProfileState};
