@@ -90,11 +90,13 @@ fn build_plugin(root: &Path) -> PathBuf {
     wasm
 }
 
-/// Generates `static VECTOR_FILES: &[(&str, &str)]`: every file under test-vectors/.
+/// Generates `static VECTOR_FILES: &[(&str, &str)]`: the cases and the fixtures they read
+/// (not the bad-input corpus, which is for the pipeline tests).
 fn embed_vectors(dir: &Path, dest: &Path) {
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files = Vec::new();
-    collect(dir, dir, &mut files);
+    collect(dir, &dir.join("cases"), &mut files);
+    collect(dir, &dir.join("fixtures"), &mut files);
     files.sort();
     let mut code = String::from("pub static VECTOR_FILES: &[(&str, &str)] = &[\n");
     for (rel, abs) in files {

@@ -421,6 +421,11 @@ mod tests {
     }
 
     #[test]
+    fn the_default_listen_address_is_loopback() {
+        assert!(Config::default().listen_addr().unwrap().ip().is_loopback());
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let f = write("[source.kafka]\nbrokerz = \"x\"\n");
         let err = Config::load_with(Some(f.path()), &[]).unwrap_err().to_string();

@@ -74,6 +74,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/{file}", get(dashboard::file))
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        // Every answer is what its content type says: no browser guessing HTML out of JSON.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        ))
         .with_state(shared)
 }
 

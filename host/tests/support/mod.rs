@@ -152,6 +152,7 @@ impl Broker {
             .set("acks", "all")
             .set("linger.ms", "0")
             .set("batch.num.messages", "1")
+            .set("message.max.bytes", "16000000")
             .create()
             .unwrap();
         for (k, v) in messages {
