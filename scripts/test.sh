@@ -23,6 +23,9 @@ step "test vectors through the built module"
 "$CARGO_TARGET_DIR/debug/liveviewer" test-vectors >"$ARTIFACTS/test-vectors.txt"
 tail -1 "$ARTIFACTS/test-vectors.txt"
 
+step "benchmarks, smoke mode (tiny sizes: they still compile and run)"
+"$CARGO_TARGET_DIR/debug/liveviewer" bench --smoke --out "$ARTIFACTS/bench-smoke"
+
 step "docker/ files (compose, Snowbridge HCL, configs) without Docker"
 "$LIVEVIEWER_PYTHON" docker/tests/check_files.py
 

@@ -10,6 +10,7 @@
 //! - [`vectors`]: the test vectors and their runner.
 
 pub mod app;
+pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod dead_letter;

@@ -65,7 +65,7 @@ enum Command {
         /// How many events to write.
         #[arg(long, default_value_t = 10_000)]
         events: u64,
-        /// Time of the first event (RFC 3339); default: now.
+        /// Time of the first event (RFC 3339); default: such that the last event is now.
         #[arg(long)]
         start: Option<String>,
         /// File to write (`-` or absent: stdout).
@@ -80,6 +80,18 @@ enum Command {
     /// The module's authoring loop.
     #[command(subcommand)]
     Module(ModuleCommand),
+    /// Runs the benchmarks and writes BENCHMARKS.md and benchmarks.json (see scripts/bench.sh).
+    Bench {
+        /// Tiny sizes: checks that every benchmark runs.
+        #[arg(long)]
+        smoke: bool,
+        /// Where to write the results.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Only these benchmarks: transform, pipeline, latency, store, swap, memory.
+        #[arg(long)]
+        only: Vec<String>,
+    },
     /// Exits 0 when the host's health endpoint answers (for container health checks).
     Healthcheck {
         #[arg(default_value = "http://127.0.0.1:8686/healthz")]
@@ -138,6 +150,10 @@ fn main() -> ExitCode {
         Command::Module(ModuleCommand::Push { host, token, shadow, vectors, path }) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(commands::module_push::run(commands::module_push::Args { host, token, shadow, vectors, path }))),
+        Command::Bench { smoke, out, only } => tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| {
+            let bin = std::env::current_exe()?;
+            rt.block_on(liveviewer::bench::run(liveviewer::bench::Options { smoke, out, only, bin }))
+        }),
         Command::Healthcheck { url } => {
             tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(commands::healthcheck::run(url)))
         }
@@ -173,7 +189,8 @@ fn main() -> ExitCode {
                     Command::TestVectors { .. }
                     | Command::Simulate { .. }
                     | Command::Healthcheck { .. }
-                    | Command::Module(_) => {
+                    | Command::Module(_)
+                    | Command::Bench { .. } => {
                         unreachable!("handled above")
                     }
                 }
@@ -200,9 +217,11 @@ fn load_config(file: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Resu
     Ok(config)
 }
 
-fn start_time(start: Option<String>) -> anyhow::Result<i64> {
+fn start_time(start: Option<String>) -> anyhow::Result<Option<i64>> {
     match start {
-        None => Ok(liveviewer::live::wall_ms()),
-        Some(s) => liveviewer_wire::time::parse_millis(&s).ok_or_else(|| anyhow::anyhow!("--start {s:?} is not an RFC 3339 time")),
+        None => Ok(None),
+        Some(s) => liveviewer_wire::time::parse_millis(&s)
+            .map(Some)
+            .ok_or_else(|| anyhow::anyhow!("--start {s:?} is not an RFC 3339 time")),
     }
 }

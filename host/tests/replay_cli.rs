@@ -44,6 +44,27 @@ fn replaying_twice_changes_nothing() {
 }
 
 #[test]
+fn a_simulated_file_ends_now_so_no_event_is_ahead_of_the_clock() {
+    // 20,000 events of 40 viewers span more simulated time than the future guard: started "now",
+    // many would lie beyond it.
+    let text = cli(&["simulate", "--viewers", "40", "--events", "20000", "--seed", "4", "--ping-interval-s", "5"], &[]);
+    // Every timestamp the line carries (collector, device, sent, derived...).
+    let stamps: Vec<i64> = text
+        .lines()
+        .flat_map(|l| l.split('\t').filter_map(liveviewer_wire::time::parse_millis).collect::<Vec<_>>())
+        .collect();
+    let (first, last) = (*stamps.iter().min().unwrap(), *stamps.iter().max().unwrap());
+    let now = liveviewer::live::wall_ms();
+    assert!(last <= now, "last event at {last}, after now {now}");
+    assert!(now - first > 600_000, "the stream should span more than the 600 s future guard: {first}..{last}");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = cli(&["replay", "--data-dir", dir.path().to_str().unwrap(), file.path().to_str().unwrap()], &[]);
+    assert!(out.contains(" 0 rejected, 0 dead-lettered "), "{out}");
+}
+
+#[test]
 fn stdin_and_the_json_form_give_the_same_profiles() {
     let case: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-vectors/cases/002-fixture-session-json.json")).unwrap(),

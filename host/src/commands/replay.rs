@@ -38,8 +38,9 @@ pub async fn run(config: Config, files: Vec<PathBuf>) -> anyhow::Result<()> {
         DeadLetterSink::File(f) if report.dead_lettered > 0 => format!(" (dead letters in {})", f.path().display()),
         _ => String::new(),
     };
+    let writes = app.metrics.total("liveviewer_store_writes_total");
     println!(
-        "replayed {} events: {} applied, {} skipped, {} rejected, {} dead-lettered in {seconds:.2} s{where_dead}",
+        "replayed {} events: {} applied, {} skipped, {} rejected, {} dead-lettered in {seconds:.2} s, {writes} profile writes{where_dead}",
         report.events, report.applied, report.skipped, report.rejected, report.dead_lettered
     );
     Ok(())

@@ -16,14 +16,16 @@ pub struct Args {
     pub seed: u64,
     pub ping_interval_s: u32,
     pub events: u64,
-    /// Epoch ms of the first event.
-    pub start_ms: i64,
+    /// Epoch ms of the first event; `None`: the stream ends now (see [`ending_now`]).
+    pub start_ms: Option<i64>,
     pub out: Option<PathBuf>,
     pub kafka: Option<(String, String)>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut sim = Simulator::new(args.viewers.max(1), args.seed, args.ping_interval_s, args.start_ms);
+    let viewers = args.viewers.max(1);
+    let start = args.start_ms.unwrap_or_else(|| ending_now(viewers, args.seed, args.ping_interval_s, args.events));
+    let mut sim = Simulator::new(viewers, args.seed, args.ping_interval_s, start);
     match &args.kafka {
         Some((brokers, topic)) => to_kafka(&mut sim, args.events, brokers, topic),
         None => {
@@ -43,6 +45,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The start that makes the stream's last event fall at the current time. Starting at "now"
+/// instead would stamp most events in the future, where the host's `max_future_s` guard
+/// dead-letters them, and how many depended on when the file was replayed. The simulator is
+/// deterministic and its times are relative to the start, so a dry run at 0 gives the span.
+fn ending_now(viewers: usize, seed: u64, ping_s: u32, events: u64) -> i64 {
+    let mut dry = Simulator::new(viewers, seed, ping_s, 0);
+    let span = (0..events).map(|_| dry.next_event().ts).max().unwrap_or(0);
+    crate::live::wall_ms() - span - 1000
 }
 
 /// Keyed by viewer, as Snowbridge's partition key would be, so a viewer's events stay in order.

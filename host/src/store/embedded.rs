@@ -10,6 +10,9 @@ use std::path::Path;
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const HISTORY: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("status_history");
 
+/// The database's page cache.
+const CACHE_BYTES: usize = 64 << 20;
+
 pub struct EmbeddedStore {
     db: Database,
 }
@@ -24,7 +27,11 @@ impl EmbeddedStore {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Fatal(format!("{}: {e}", dir.display())))?;
         let path = dir.join("profiles.redb");
-        let db = Database::create(&path).map_err(|e| StoreError::Fatal(format!("{}: {e}", path.display())))?;
+        // A bounded page cache: memory per tracked viewer must not grow with the store.
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| StoreError::Fatal(format!("{}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(transient)?;
         txn.open_table(PROFILES).map_err(transient)?;
         txn.open_table(HISTORY).map_err(transient)?;
