@@ -182,6 +182,20 @@ pub struct PipelineConfig {
     /// A profile whose stored form would grow past this is not written; the events that
     /// would have grown it are dead-lettered (DynamoDB items stop at 400 KB).
     pub max_profile_bytes: usize,
+    /// Module instances a batch is split across, each on its own thread (0: one per core, at
+    /// most 4). The module is the pipeline's most expensive stage and a pure function, so
+    /// contiguous parts of a batch run side by side and their results are joined in order.
+    pub module_workers: usize,
+}
+
+impl PipelineConfig {
+    /// `module_workers` with 0 resolved to the machine's cores (at most 4).
+    pub fn module_workers(&self) -> usize {
+        match self.module_workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
+            n => n,
+        }
+    }
 }
 
 impl Default for PipelineConfig {
@@ -196,6 +210,7 @@ impl Default for PipelineConfig {
             max_tracked_viewers: 1_000_000,
             max_future_s: 600,
             max_profile_bytes: 256 << 10,
+            module_workers: 0,
         }
     }
 }
@@ -318,6 +333,9 @@ impl Config {
         let p = &self.pipeline;
         if p.batch_max == 0 || p.batch_max > 100_000 {
             return Err("pipeline.batch_max must be between 1 and 100000".into());
+        }
+        if p.module_workers > 64 {
+            return Err("pipeline.module_workers must be at most 64 (0: one per core)".into());
         }
         if p.queue_batches == 0 {
             return Err("pipeline.queue_batches must be at least 1".into());

@@ -4,6 +4,9 @@ use liveviewer::config::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Live viewer profiles from Snowplow media events; the logic is a hot-swappable wasm module.
 #[derive(Parser)]
 #[command(name = "liveviewer", version)]

@@ -65,6 +65,44 @@ fn a_simulated_file_ends_now_so_no_event_is_ahead_of_the_clock() {
 }
 
 #[test]
+fn a_batch_split_across_module_workers_gives_what_one_worker_gives() {
+    // Good, bad and skipped events interleaved, so that results joined out of order would
+    // show in the profiles or in which line each dead letter names.
+    let fixture = std::fs::read_to_string(FIXTURE).unwrap();
+    let mut text = String::new();
+    for (i, line) in fixture.lines().enumerate() {
+        text.push_str(line);
+        text.push('\n');
+        if i % 7 == 0 {
+            text.push_str(&format!("broken line {i}\n"));
+        }
+    }
+    let sim = cli(&["simulate", "--viewers", "30", "--events", "3000", "--seed", "8"], &[]);
+    text.push_str(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mixed.tsv");
+    std::fs::write(&input, &text).unwrap();
+    let run = |workers: &str| {
+        let data = tempfile::tempdir().unwrap();
+        let d = data.path().to_str().unwrap();
+        let env = [("LIVEVIEWER__PIPELINE__MODULE_WORKERS", workers), ("LIVEVIEWER__PIPELINE__BATCH_MAX", "1000")];
+        let summary = cli(&["replay", "--data-dir", d, input.to_str().unwrap()], &env);
+        let profiles = cli(&["profiles", "--data-dir", d], &[("LIVEVIEWER__ACTIVE__CLOCK", "stream")]);
+        let letters: Vec<(Value, Value)> = std::fs::read_to_string(data.path().join("dead-letters.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .map(|l| (l["origin"]["file"]["line"].clone(), l["payload"].clone()))
+            .collect();
+        (summary.split(" in ").next().unwrap().to_owned(), profiles, letters)
+    };
+    let one = run("1");
+    let three = run("3");
+    assert!(one.0.contains(" 11 dead-lettered"), "{}", one.0);
+    assert_eq!(one, three);
+}
+
+#[test]
 fn stdin_and_the_json_form_give_the_same_profiles() {
     let case: Value = serde_json::from_str(
         &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-vectors/cases/002-fixture-session-json.json")).unwrap(),

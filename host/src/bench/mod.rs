@@ -9,6 +9,7 @@ mod services;
 mod store;
 mod swap;
 mod transform;
+pub use transform::events as transform_events;
 
 use serde::Serialize;
 use std::path::PathBuf;

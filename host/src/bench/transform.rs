@@ -6,6 +6,61 @@ use crate::module::{Limits, Module, NativeTransform, Transform, BUILTIN_WASM};
 use crate::simulator::Simulator;
 use std::time::{Duration, Instant};
 
+/// Where the wasm path's time goes, per event, at `batch`: the module call alone (framing,
+/// the call, the output copied out), the host's decoding and checking of the module's JSON
+/// output, and the native logic plus the same JSON round trip (what native would cost if it
+/// crossed the same boundary).
+fn breakdown(events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> anyhow::Result<Vec<Figure>> {
+    let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let limits = crate::module::OutputLimits::default();
+    let manifest = extism::Manifest::new([extism::Wasm::data(BUILTIN_WASM.to_vec())]);
+    let mut plugin = extism::Plugin::new(manifest, [], false)?;
+    let outputs: Vec<Vec<u8>> = refs
+        .chunks(batch)
+        .map(|c| plugin.call::<&[u8], &[u8]>(liveviewer_wire::EXPORT_TRANSFORM_BATCH, &liveviewer_wire::frames::encode(c.iter().copied())).map(<[u8]>::to_vec))
+        .collect::<Result<_, _>>()?;
+    let per_event = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        let start = Instant::now();
+        let mut n = 0usize;
+        while start.elapsed() < min {
+            f()?;
+            n += events.len();
+        }
+        Ok(start.elapsed().as_secs_f64() * 1e6 / n as f64)
+    };
+    let (mut call, mut decode, mut native) = (Vec::new(), Vec::new(), Vec::new());
+    let mut logic = NativeTransform::new();
+    for _ in 0..runs {
+        call.push(per_event(&mut || {
+            for c in refs.chunks(batch) {
+                let input = liveviewer_wire::frames::encode(c.iter().copied());
+                plugin.call::<&[u8], &[u8]>(liveviewer_wire::EXPORT_TRANSFORM_BATCH, &input)?;
+            }
+            Ok(())
+        })?);
+        decode.push(per_event(&mut || {
+            for (o, c) in outputs.iter().zip(refs.chunks(batch)) {
+                crate::module::output::decode(o, c.len(), &limits)?;
+            }
+            Ok(())
+        })?);
+        native.push(per_event(&mut || {
+            for c in refs.chunks(batch) {
+                let out = logic.transform_batch(c)?;
+                let json = serde_json::to_vec(&out)?;
+                crate::module::output::decode(&json, c.len(), &limits)?;
+            }
+            Ok(())
+        })?);
+    }
+    let out_bytes = outputs.iter().map(Vec::len).sum::<usize>() / events.len();
+    Ok(vec![
+        Figure::new("transform", format!("wasm call alone, batch {batch} ({out_bytes} B of JSON out per event)"), "us/event", call),
+        Figure::new("transform", format!("host decode and checks of that JSON, batch {batch}"), "us/event", decode),
+        Figure::new("transform", format!("native + the same JSON round trip, batch {batch}"), "us/event", native),
+    ])
+}
+
 /// The real session plus simulated viewers: enriched TSV of 2-4 KB, most of them media events.
 pub fn events(simulated: usize) -> Vec<Vec<u8>> {
     let fixture = include_str!("../../../test-vectors/fixtures/snowplow-micro-media.tsv");
@@ -62,6 +117,7 @@ fn run_blocking(o: &Options) -> BenchResult {
         figures.push(native_fig);
         figures.push(wasm_fig);
     }
+    figures.extend(breakdown(&events, default_batch, runs, min)?);
     let note = format!(
         "transform: {} events ({} real, the rest simulated), {mean} bytes on average; one thread; native is the plugin crate linked in, wasm is transform.wasm through the host's Extism runtime (input framing, call, output JSON decoded and checked).",
         events.len(),

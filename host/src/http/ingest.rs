@@ -52,7 +52,13 @@ pub async fn snowbridge(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
             .into_response();
     };
     let accepted = batch.len();
-    match s.app.pipeline.process(batch).await {
+    // In a task of its own: a client that hangs up must not cancel a batch halfway through its
+    // write (the pipeline would then refuse every later batch, see pipeline::turn).
+    let pipeline = s.app.pipeline.clone();
+    let processed = tokio::spawn(async move { pipeline.process(batch).await })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    match processed {
         Ok(r) => Json(json!({
             "accepted": accepted,
             "applied": r.applied,

@@ -4,6 +4,8 @@
 
 pub mod merge;
 mod retry;
+pub mod turn;
+pub mod in_flight;
 
 use crate::config::PipelineConfig;
 use crate::dead_letter::{DeadLetter, DeadLetterSink, Kind};
@@ -59,8 +61,31 @@ pub enum PipelineError {
 
 #[derive(Default)]
 struct Workers {
-    active: Option<ModuleInstance>,
+    /// One instance per module worker, all of the active module's version.
+    active: Vec<Option<ModuleInstance>>,
     shadow: Option<ModuleInstance>,
+}
+
+/// Fewer events than this per worker are not worth a thread.
+const MIN_EVENTS_PER_WORKER: usize = 32;
+
+/// Runs `batch` through `instances`, split into contiguous parts side by side (scoped
+/// threads), and joins the results in the batch's order.
+fn run_parallel(instances: &mut [Option<ModuleInstance>], batch: &[Message]) -> Results {
+    if instances.len() <= 1 {
+        return run_module(&mut instances[0], batch);
+    }
+    let part = batch.len().div_ceil(instances.len());
+    std::thread::scope(|scope| {
+        let mut parts = batch.chunks(part).zip(instances.iter_mut());
+        let (first, first_instance) = parts.next().expect("a non-empty batch");
+        let handles: Vec<_> = parts.map(|(chunk, instance)| scope.spawn(move || run_module(instance, chunk))).collect();
+        let mut results = run_module(first_instance, first);
+        for h in handles {
+            results.extend(h.join().expect("module worker panicked"));
+        }
+        results
+    })
 }
 
 /// An instance of `module`, reusing `current` when it is of the same version.
@@ -97,9 +122,10 @@ pub struct Pipeline {
     pub metrics: Arc<Metrics>,
     config: PipelineConfig,
     bounds: Bounds,
-    /// The worker's module instances; holding the lock for a whole batch also keeps batches
-    /// in order, one at a time.
+    /// The module instances; one batch at a time runs the module.
     workers: tokio::sync::Mutex<Workers>,
+    /// Batches write in the order they ran the module (see [`turn`]).
+    turns: turn::Turns,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -122,6 +148,7 @@ impl Pipeline {
             config,
             bounds: Bounds::default(),
             workers: tokio::sync::Mutex::new(Workers::default()),
+            turns: turn::Turns::default(),
             shutdown,
         })
     }
@@ -130,7 +157,19 @@ impl Pipeline {
         &self.dead_letters
     }
 
+    /// Processes one batch; concurrent calls write in the order they were made.
     pub async fn process(&self, batch: Vec<Message>) -> Result<BatchReport, PipelineError> {
+        let turn = self.turns.ticket();
+        self.process_in_turn(batch, turn).await
+    }
+
+    /// A place in the write order, for a source that starts batches as tasks: the ticket is
+    /// taken before the task, whichever task the runtime then runs first.
+    pub fn ticket(&self) -> turn::Turn {
+        self.turns.ticket()
+    }
+
+    pub async fn process_in_turn(&self, batch: Vec<Message>, turn: turn::Turn) -> Result<BatchReport, PipelineError> {
         let mut workers = self.workers.lock().await;
         let deployed = self.lifecycle.active();
         let shadow = self.lifecycle.shadow();
@@ -150,11 +189,16 @@ impl Pipeline {
             letters.push(DeadLetter::new(Kind::TooLarge, reason, &version, m.origin, &m.payload, now));
         }
 
-        let mut active = instance_for(workers.active.take(), &deployed.module);
+        let wanted = self.config.module_workers().min(batch.len().div_ceil(MIN_EVENTS_PER_WORKER)).max(1);
+        let mut pool = std::mem::take(&mut workers.active);
+        pool.resize_with(pool.len().max(wanted), || None);
+        // Instances this batch does not need stay in the pool for the next large one.
+        let idle = pool.split_off(wanted);
+        let mut active: Vec<Option<ModuleInstance>> = pool.into_iter().map(|i| instance_for(i, &deployed.module)).collect();
         let mut shadowed = shadow.as_ref().and_then(|s| instance_for(workers.shadow.take(), &s.deployed.module));
         let started = Instant::now();
         let (active, shadowed, batch, results, shadow_results, elapsed) = tokio::task::spawn_blocking(move || {
-            let results = run_module(&mut active, &batch);
+            let results = run_parallel(&mut active, &batch);
             let elapsed = started.elapsed();
             // The shadow sees the same batch; its results are compared, never written.
             let shadow_results = if shadowed.is_some() { Some(run_module(&mut shadowed, &batch)) } else { None };
@@ -166,9 +210,13 @@ impl Pipeline {
         workers.shadow = shadowed;
         let labels = [("module_version", version.as_str())];
         self.metrics.observe("liveviewer_module_call_seconds", &labels, elapsed.as_secs_f64());
-        if let Some(fuel) = workers.active.as_ref().and_then(|i| crate::module::Transform::last_fuel(i)) {
+        let fuel: u64 = workers.active.iter().flatten().filter_map(crate::module::Transform::last_fuel).sum();
+        if fuel > 0 {
             self.metrics.inc("liveviewer_module_fuel_total", &labels, fuel);
         }
+        workers.active.extend(idle);
+        // The next batch may run the module while this one is merged and written.
+        drop(workers);
         if let (Some(shadow), Some(shadow_results)) = (&shadow, &shadow_results) {
             let origins: Vec<&crate::source::Origin> = batch.iter().map(|m| &m.origin).collect();
             let differing = shadow.compare(&origins, &results, shadow_results);
@@ -207,9 +255,16 @@ impl Pipeline {
             }
         }
 
-        let written = self.merge_and_write(&batch, &by_viewer, &version, &mut report, &mut letters, now).await?;
-        report.dead_lettered = letters.len();
-        retry::forever(self, "dead-letter write", || self.dead_letters.write(&letters)).await?;
+        turn.wait().await?;
+        let written = async {
+            let written = self.merge_and_write(&batch, &by_viewer, &version, &mut report, &mut letters, now).await?;
+            report.dead_lettered = letters.len();
+            retry::forever(self, "dead-letter write", || self.dead_letters.write(&letters)).await?;
+            Ok::<_, PipelineError>(written)
+        }
+        .await;
+        turn.finish(written.is_ok());
+        let written = written?;
         self.live.publish(&written);
 
         deployed.record(report.events as u64, report.module_faults as u64);
@@ -243,12 +298,12 @@ impl Pipeline {
         let mut written = Vec::with_capacity(pending.len());
         let mut rounds = 0u32;
         while !pending.is_empty() {
-            let loaded = retry::forever(self, "profile load", || self.store.load(&pending)).await?;
+            let mut loaded = retry::forever(self, "profile load", || self.store.load(&pending)).await?;
             let mut writes = Vec::with_capacity(pending.len());
             let mut history = Vec::new();
             for v in &pending {
-                let (state, rev) = match loaded.get(v) {
-                    Some(s) => (s.state.clone(), s.rev),
+                let (state, rev) = match loaded.remove(v) {
+                    Some(s) => (s.state, s.rev),
                     None => (ProfileState::new(v), 0),
                 };
                 let m = merge_viewer(state, &events[v.as_str()], version, &self.bounds);
@@ -273,7 +328,9 @@ impl Pipeline {
                     writes.push(Write { state: m.state, expected_rev: rev });
                 }
             }
+            let (writes, history) = (Arc::new(writes), Arc::new(history));
             let outcome = retry::forever(self, "profile write", || self.store.commit(writes.clone(), history.clone())).await?;
+            let writes = Arc::try_unwrap(writes).unwrap_or_else(|shared| (*shared).clone());
             self.metrics.inc("liveviewer_store_conflicts_total", &[], outcome.conflicts.len() as u64);
             for (viewer, reason) in &outcome.refused {
                 tracing::warn!(%viewer, %reason, "store refused the profile; its events are dead-lettered");

@@ -5,6 +5,7 @@
 
 use super::{Message, Origin};
 use crate::config::KafkaConfig;
+use crate::pipeline::in_flight::InFlight;
 use crate::pipeline::{Pipeline, PipelineError};
 use anyhow::Context;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
@@ -124,7 +125,10 @@ pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("session.timeout.ms", "10000");
+        .set("session.timeout.ms", "10000")
+        // librdkafka's default lets a fetch wait 500 ms for data; a broker that does not answer
+        // early when data arrives (tansu) then adds up to that to every event's latency.
+        .set("fetch.wait.max.ms", "50");
     if let Some(id) = &cfg.instance_id {
         c.set("group.instance.id", id);
     }
@@ -137,7 +141,7 @@ pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
 }
 
 /// Consumes until shutdown: batch, process, store and commit offsets. Returns after the
-/// in-flight batch is durable and committed.
+/// batches in flight are durable and committed.
 pub async fn run(
     consumer: Arc<GroupConsumer>,
     pipeline: Arc<Pipeline>,
@@ -145,6 +149,9 @@ pub async fn run(
     batch_wait: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    // The next batch runs the module while the previous one is written; offsets are stored
+    // only for batches that are durable, in order.
+    let mut in_flight = InFlight::new(pipeline, 2);
     loop {
         let mut batch: Vec<Message> = Vec::with_capacity(batch_max);
         let mut stopping = *shutdown.borrow();
@@ -171,6 +178,15 @@ pub async fn run(
                 },
                 _ = &mut deadline, if started => break,
                 _ = shutdown.changed() => stopping = true,
+                // The batch in flight became durable: commit it now, not with the next one.
+                done = in_flight.next(), if !in_flight.is_empty() => match done {
+                    Ok(done) => commit(&consumer, vec![done]),
+                    Err(PipelineError::ShuttingDown) => {
+                        tracing::warn!("stopping with a batch that was not durable; it will be delivered again");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             }
         }
         {
@@ -197,33 +213,49 @@ pub async fn run(
                 }
                 tracing::debug!(events = batch.len(), ?first, ?next, "batch from Kafka");
             }
-            match pipeline.process(batch).await {
-                Ok(_) => {}
+            match in_flight.push(batch, next).await {
+                Ok(done) => commit(&consumer, done),
                 Err(PipelineError::ShuttingDown) => {
                     tracing::warn!("stopping with a batch that was not durable; it will be delivered again");
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),
             }
-            for ((topic, partition), next) in next {
-                // librdkafka stores `offset + 1`: hand it the last processed message's offset.
-                if let Err(e) = consumer.store_offset(&topic, partition, next - 1) {
-                    // The partition was revoked meanwhile: its new owner redoes these events,
-                    // which the profile's watermarks make harmless.
-                    tracing::debug!(%topic, partition, error = %e, "offset not stored");
-                }
-            }
-            if let Err(e) = consumer.commit_consumer_state(CommitMode::Async) {
-                tracing::debug!(error = %e, "offset commit");
-            }
         }
         if stopping {
+            match in_flight.drain().await {
+                Ok(done) => commit(&consumer, done),
+                Err(PipelineError::ShuttingDown) => {
+                    tracing::warn!("stopping with a batch that was not durable; it will be delivered again");
+                }
+                Err(e) => return Err(e.into()),
+            }
             if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
                 tracing::debug!(error = %e, "final offset commit");
             }
             consumer.unsubscribe();
             return Ok(());
         }
+    }
+}
+
+/// Stores the offsets of durable batches and commits them.
+fn commit(consumer: &GroupConsumer, done: Vec<(crate::pipeline::BatchReport, BTreeMap<(String, i32), i64>)>) {
+    if done.is_empty() {
+        return;
+    }
+    for (_, next) in done {
+        for ((topic, partition), next) in next {
+            // librdkafka stores `offset + 1`: hand it the last processed message's offset.
+            if let Err(e) = consumer.store_offset(&topic, partition, next - 1) {
+                // The partition was revoked meanwhile: its new owner redoes these events,
+                // which the profile's watermarks make harmless.
+                tracing::debug!(%topic, partition, error = %e, "offset not stored");
+            }
+        }
+    }
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Async) {
+        tracing::debug!(error = %e, "offset commit");
     }
 }
 

@@ -2,6 +2,7 @@
 //! per line, through the same pipeline as live traffic. Blank lines are not events.
 
 use super::{Message, Origin};
+use crate::pipeline::in_flight::InFlight;
 use crate::pipeline::{BatchReport, Pipeline};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -29,11 +30,17 @@ pub async fn replay(
         }
     });
     let mut total = BatchReport::default();
+    let mut in_flight = InFlight::new(pipeline, 2);
+    let mut add = |done: Vec<(BatchReport, ())>| {
+        for (report, ()) in done {
+            total.add(&report);
+            total.module_version = report.module_version;
+        }
+    };
     while let Some(batch) = rx.recv().await {
-        let report = pipeline.process(batch?).await?;
-        total.add(&report);
-        total.module_version = report.module_version;
+        add(in_flight.push(batch?, ()).await?);
     }
+    add(in_flight.drain().await?);
     reader.await?;
     Ok(total)
 }

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::Client;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use liveviewer_wire::time::format_millis;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct DynamoStore {
@@ -171,18 +172,22 @@ impl DynamoStore {
         Ok(out)
     }
 
-    pub async fn commit(&self, writes: Vec<Write>, history: Vec<HistoryRow>) -> Result<CommitOutcome, StoreError> {
+    pub async fn commit(&self, writes: Arc<Vec<Write>>, history: Arc<Vec<HistoryRow>>) -> Result<CommitOutcome, StoreError> {
         // History first: a row is idempotent, and writing it before the profile means a crash
         // between the two leaves nothing the replay would not rewrite.
         self.put_history(history).await?;
-        let results: Vec<(String, Result<(), StoreError>, bool)> = stream::iter(writes)
-            .map(|w| async move {
+        let results: Vec<(String, Result<(), StoreError>, bool)> = stream::iter(0..writes.len())
+            .map(|i| {
+                let writes = writes.clone();
+                async move {
+                let w = &writes[i];
                 let viewer = w.state.viewer_id.clone();
-                match self.put_profile(&w).await {
+                match self.put_profile(w).await {
                     Ok(()) => (viewer, Ok(()), false),
                     Err(PutError::Conflict) => (viewer, Ok(()), true),
                     Err(PutError::Refused(reason)) => (viewer, Err(StoreError::Fatal(reason)), false),
                     Err(PutError::Store(e)) => (viewer, Err(e), false),
+                }
                 }
             })
             .buffer_unordered(self.config.write_concurrency)
@@ -229,16 +234,16 @@ impl DynamoStore {
         }
     }
 
-    async fn put_history(&self, rows: Vec<HistoryRow>) -> Result<(), StoreError> {
+    async fn put_history(&self, rows: Arc<Vec<HistoryRow>>) -> Result<(), StoreError> {
         let ttl_s = i64::from(self.config.history_ttl_days) * 86_400;
         let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
         let requests: Vec<WriteRequest> = rows
-            .into_iter()
+            .iter()
             .map(|r| {
                 let mut item = HashMap::from([
                     ("viewer_id".to_string(), AttributeValue::S(r.viewer_id.clone())),
                     ("at".to_string(), AttributeValue::S(history_sort_key(r.ts, r.event_hash))),
-                    ("row".to_string(), AttributeValue::S(serde_json::to_string(&r).expect("rows serialize"))),
+                    ("row".to_string(), AttributeValue::S(serde_json::to_string(r).expect("rows serialize"))),
                     ("status".to_string(), AttributeValue::S(r.status.clone())),
                 ]);
                 if ttl_s > 0 {

@@ -57,8 +57,10 @@ impl EmbeddedStore {
         {
             let mut table = txn.open_table(PROFILES).map_err(transient)?;
             for w in writes {
+                // The revision alone: decoding the whole stored profile here cost as much as
+                // encoding the new one.
                 let current = match table.get(w.state.viewer_id.as_str()).map_err(transient)? {
-                    Some(bytes) => decode(bytes.value())?.rev,
+                    Some(bytes) => rev_of(bytes.value())?,
                     None => 0,
                 };
                 if current != w.expected_rev {
@@ -115,10 +117,14 @@ fn encode(state: &ProfileState, rev: u64) -> Vec<u8> {
     out
 }
 
+fn rev_of(bytes: &[u8]) -> Result<u64, StoreError> {
+    let rev = bytes.first_chunk::<8>().ok_or_else(|| StoreError::Fatal("profile item too short".into()))?;
+    Ok(u64::from_le_bytes(*rev))
+}
+
 fn decode(bytes: &[u8]) -> Result<Stored, StoreError> {
-    let (rev, rest) = bytes.split_at_checked(8).ok_or_else(|| StoreError::Fatal("profile item too short".into()))?;
-    let rev = u64::from_le_bytes(rev.try_into().expect("8 bytes"));
-    let state = ProfileState::decode(rest).map_err(StoreError::Fatal)?;
+    let rev = rev_of(bytes)?;
+    let state = ProfileState::decode(&bytes[8..]).map_err(StoreError::Fatal)?;
     Ok(Stored { state, rev })
 }
 

@@ -96,7 +96,9 @@ impl Store {
         }
     }
 
-    pub async fn commit(&self, writes: Vec<Write>, history: Vec<HistoryRow>) -> Result<CommitOutcome, StoreError> {
+    /// Shared, not owned: the caller retries a failed commit with the same writes, and
+    /// cloning every profile of a batch per attempt was a visible share of the write path.
+    pub async fn commit(&self, writes: Arc<Vec<Write>>, history: Arc<Vec<HistoryRow>>) -> Result<CommitOutcome, StoreError> {
         match self {
             Store::Embedded(s) => {
                 let s = s.clone();
