@@ -9,4 +9,5 @@ cd "$ROOT"
 # shellcheck source=setup.sh
 . scripts/setup.sh
 cargo build --release -p liveviewer --locked
-exec "$CARGO_TARGET_DIR/release/liveviewer" bench --out "$ROOT" "$@"
+# Writes into the repository root unless --out says otherwise.
+exec "$CARGO_TARGET_DIR/release/liveviewer" bench "$@"

@@ -5,9 +5,16 @@
 //! `transform.wasm` (a pure function, one call per batch) -> each outcome is applied to the
 //! viewer's [`profile`] (a CRDT, so order and repeats do not matter) -> a store keeps it.
 //!
+//! - [`source`]: Kafka (consumer group), replay files, the simulator, Snowbridge's HTTP target.
+//! - [`pipeline`]: batch -> module -> merge -> conditional writes -> dead letters, in order.
 //! - [`module`]: loading, checking and running the wasm module (and the same logic natively).
+//! - [`lifecycle`]: candidate checks, swap between batches, shadow mode, health and rollback.
 //! - [`profile`]: the profile state, its merge, and the v1 JSON.
-//! - [`vectors`]: the test vectors and their runner.
+//! - [`store`]: DynamoDB and the embedded database; [`dead_letter`]: where bad input goes.
+//! - [`http`], [`live`], [`metrics`]: the API, the dashboard's push channel, the figures.
+//! - [`vectors`]: the test vectors and their runner; [`simulator`]: realistic viewers.
+//! - [`app`], [`server`], [`config`], [`commands`]: wiring, validated configuration, the CLI.
+//! - [`bench`]: the benchmarks behind BENCHMARKS.md.
 
 pub mod app;
 pub mod bench;

@@ -94,6 +94,10 @@ enum Command {
         /// Only these benchmarks: transform, pipeline, latency, store, swap, memory.
         #[arg(long)]
         only: Vec<String>,
+        /// Measure nothing: write BENCHMARKS.md again from these benchmarks.json files (a later
+        /// file's benchmarks replace the earlier ones').
+        #[arg(long, num_args = 1.., conflicts_with_all = ["smoke", "only"])]
+        render: Vec<PathBuf>,
     },
     /// Exits 0 when the host's health endpoint answers (for container health checks).
     Healthcheck {
@@ -153,7 +157,8 @@ fn main() -> ExitCode {
         Command::Module(ModuleCommand::Push { host, token, shadow, vectors, path }) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(commands::module_push::run(commands::module_push::Args { host, token, shadow, vectors, path }))),
-        Command::Bench { smoke, out, only } => tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| {
+        Command::Bench { render, out, .. } if !render.is_empty() => liveviewer::bench::render(&render, &out).map(|()| true),
+        Command::Bench { smoke, out, only, .. } => tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| {
             let bin = std::env::current_exe()?;
             rt.block_on(liveviewer::bench::run(liveviewer::bench::Options { smoke, out, only, bin }))
         }),

@@ -3,6 +3,7 @@
 //! with its spread. `liveviewer bench` writes BENCHMARKS.md and benchmarks.json; `--smoke`
 //! runs every benchmark at tiny sizes so they keep compiling and running in the test suite.
 
+mod analysis;
 mod memory;
 mod pipeline;
 mod services;
@@ -11,7 +12,7 @@ mod swap;
 mod transform;
 pub use transform::events as transform_events;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -26,9 +27,9 @@ pub struct Options {
 }
 
 /// One line of the table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Figure {
-    pub bench: &'static str,
+    pub bench: String,
     pub name: String,
     pub unit: String,
     /// Median of the runs.
@@ -48,7 +49,7 @@ impl Figure {
     pub fn new(bench: &'static str, name: impl Into<String>, unit: &str, runs: Vec<f64>) -> Figure {
         let (value, spread) = median_spread(&runs);
         Figure {
-            bench,
+            bench: bench.to_owned(),
             name: name.into(),
             unit: unit.to_owned(),
             value,
@@ -95,16 +96,22 @@ pub fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples[rank.min(samples.len() - 1)]
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Report {
     generated_at: String,
+    /// How long the whole run took.
+    #[serde(default)]
+    seconds: f64,
     smoke: bool,
     machine: Machine,
     figures: Vec<Figure>,
+    /// For each goal not met: where the time goes, what was fixed, what is left.
+    #[serde(default)]
+    analysis: Vec<String>,
     notes: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Machine {
     cores: usize,
     load_before: String,
@@ -164,16 +171,49 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
     }
     let report = Report {
         generated_at: liveviewer_wire::time::format_millis(crate::live::wall_ms()),
+        seconds: started.elapsed().as_secs_f64(),
         smoke: opts.smoke,
         machine: Machine { cores: std::thread::available_parallelism().map_or(1, |n| n.get()), load_before, load_after: loadavg(), cpu: cpu_model() },
+        analysis: analysis::analysis(&figures),
         figures,
         notes,
     };
-    std::fs::create_dir_all(&opts.out)?;
-    std::fs::write(opts.out.join("benchmarks.json"), serde_json::to_string_pretty(&report)?)?;
-    std::fs::write(opts.out.join("BENCHMARKS.md"), markdown(&report, started.elapsed().as_secs_f64()))?;
-    eprintln!("bench: wrote {} and benchmarks.json", opts.out.join("BENCHMARKS.md").display());
+    write(&report, &opts.out)?;
     Ok(ok)
+}
+
+/// Writes BENCHMARKS.md again from the figures of earlier runs' benchmarks.json (when the
+/// analysis or the layout changed, or one benchmark was run again with `--only`), measuring
+/// nothing. A later file's benchmarks replace the same benchmarks of the earlier ones.
+pub fn render(jsons: &[std::path::PathBuf], out: &std::path::Path) -> anyhow::Result<()> {
+    let mut merged: Option<Report> = None;
+    for json in jsons {
+        let report: Report = serde_json::from_str(&std::fs::read_to_string(json)?)?;
+        merged = Some(match merged {
+            None => report,
+            Some(mut m) => {
+                let replaced: Vec<String> = report.figures.iter().map(|f| f.bench.clone()).collect();
+                m.figures.retain(|f| !replaced.contains(&f.bench));
+                m.figures.extend(report.figures);
+                m.notes.retain(|n| !replaced.iter().any(|b| n.starts_with(&format!("{b}:"))));
+                m.notes.extend(report.notes);
+                m.generated_at = format!("{} and {} (runs merged)", m.generated_at, report.generated_at);
+                m.seconds += report.seconds;
+                m
+            }
+        });
+    }
+    let mut report = merged.ok_or_else(|| anyhow::anyhow!("no benchmarks.json given"))?;
+    report.analysis = analysis::analysis(&report.figures);
+    write(&report, out)
+}
+
+fn write(report: &Report, out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("benchmarks.json"), serde_json::to_string_pretty(report)?)?;
+    std::fs::write(out.join("BENCHMARKS.md"), markdown(report))?;
+    eprintln!("bench: wrote {} and benchmarks.json", out.join("BENCHMARKS.md").display());
+    Ok(())
 }
 
 type BenchFn = Box<dyn Fn(Options) -> std::pin::Pin<Box<dyn std::future::Future<Output = BenchResult> + Send>>>;
@@ -190,7 +230,8 @@ fn num(v: f64) -> String {
     }
 }
 
-fn markdown(r: &Report, seconds: f64) -> String {
+fn markdown(r: &Report) -> String {
+    let seconds = r.seconds;
     let mut s = String::new();
     s.push_str("# Benchmarks\n\n");
     if r.smoke {
@@ -224,6 +265,12 @@ fn markdown(r: &Report, seconds: f64) -> String {
             }
         ));
     }
+    if !r.analysis.is_empty() {
+        s.push_str("\n## Goals not met, and why\n\n");
+        for a in &r.analysis {
+            s.push_str(&format!("{a}\n\n"));
+        }
+    }
     if !r.notes.is_empty() {
         s.push_str("\n## Notes\n\n");
         for n in &r.notes {
@@ -231,4 +278,40 @@ fn markdown(r: &Report, seconds: f64) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(figures: Vec<Figure>) -> Report {
+        Report {
+            generated_at: "t".into(),
+            seconds: 1.0,
+            smoke: false,
+            machine: Machine { cores: 2, load_before: String::new(), load_after: String::new(), cpu: String::new() },
+            analysis: Vec::new(),
+            figures,
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn render_merges_runs_and_explains_unmet_goals() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = report(vec![
+            Figure::new("transform", "native, batch 256", "events/s/core", vec![100.0]),
+            Figure::new("transform", "wasm, batch 256", "events/s/core", vec![20.0]).against("native", 100.0).goal("0.6x", false),
+            Figure::new("store", "events/s, old", "events/s", vec![1.0]),
+        ]);
+        let second = report(vec![Figure::new("store", "events/s, new", "events/s", vec![2.0])]);
+        let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        std::fs::write(&a, serde_json::to_string(&first).unwrap()).unwrap();
+        std::fs::write(&b, serde_json::to_string(&second).unwrap()).unwrap();
+        render(&[a, b], dir.path()).unwrap();
+        let md = std::fs::read_to_string(dir.path().join("BENCHMARKS.md")).unwrap();
+        assert!(md.contains("events/s, new") && !md.contains("events/s, old"), "{md}");
+        assert!(md.contains("## Goals not met, and why") && md.contains("**Transform stage (goal not met).**"), "{md}");
+        assert!(md.contains("| wasm, batch 256 | 20.00 events/s/core |"), "{md}");
+    }
 }

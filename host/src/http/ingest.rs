@@ -53,7 +53,7 @@ pub async fn snowbridge(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
     };
     let accepted = batch.len();
     // In a task of its own: a client that hangs up must not cancel a batch halfway through its
-    // write (the pipeline would then refuse every later batch, see pipeline::turn).
+    // write (the pipeline would then refuse the batches in flight behind it, see pipeline::turn).
     let pipeline = s.app.pipeline.clone();
     let processed = tokio::spawn(async move { pipeline.process(batch).await })
         .await

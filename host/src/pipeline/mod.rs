@@ -124,7 +124,7 @@ pub struct Pipeline {
     bounds: Bounds,
     /// The module instances; one batch at a time runs the module.
     workers: tokio::sync::Mutex<Workers>,
-    /// Batches write in the order they ran the module (see [`turn`]).
+    /// Batches write in the order they were handed over (see [`turn`]).
     turns: turn::Turns,
     shutdown: watch::Receiver<bool>,
 }

@@ -6,6 +6,7 @@
 //! a redelivery when it comes again.
 
 use super::PipelineError;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -13,63 +14,77 @@ use tokio::sync::watch;
 struct State {
     /// The ticket whose turn it is to write.
     next: u64,
-    /// A batch failed to write: no later batch may write (the source delivers them again).
-    broken: bool,
+    /// A batch failed to write: the tickets below this one that were in flight then may not
+    /// write (their source delivers them again). Tickets taken afterwards write as usual.
+    refused_below: u64,
 }
 
-#[derive(Debug)]
+impl State {
+    fn refused(&self, ticket: u64) -> bool {
+        ticket < self.refused_below
+    }
+
+    /// After a failed write: every ticket issued so far is refused; the next one writes next.
+    fn fail(&mut self, issued: u64) {
+        self.next = self.next.max(issued);
+        self.refused_below = self.refused_below.max(issued);
+    }
+}
+
+#[derive(Debug, Default)]
 pub struct Turns {
     state: Arc<watch::Sender<State>>,
-    issued: std::sync::atomic::AtomicU64,
-}
-
-impl Default for Turns {
-    fn default() -> Self {
-        Turns { state: Arc::new(watch::Sender::new(State::default())), issued: Default::default() }
-    }
+    issued: Arc<AtomicU64>,
 }
 
 impl Turns {
     /// Takes the next ticket; call it in the order the source delivered the batches.
     pub fn ticket(&self) -> Turn {
-        let ticket = self.issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Turn { state: self.state.clone(), ticket, done: false, granted: Default::default() }
+        let ticket = self.issued.fetch_add(1, Ordering::SeqCst);
+        Turn { state: self.state.clone(), issued: self.issued.clone(), ticket, done: false, granted: Default::default() }
     }
 }
 
 /// A batch's place in the write order. Dropped without [`Turn::finish`] before its turn came
 /// (cancelled in the module stage), it still passes the turn on once it comes, so later
 /// batches never wait on it forever. Dropped after its turn came (a panic or cancellation
-/// while writing), it may have written part of the batch: later batches must not write.
+/// while writing), it may have written part of the batch: it counts as a failed write.
 #[derive(Debug)]
 pub struct Turn {
     state: Arc<watch::Sender<State>>,
+    issued: Arc<AtomicU64>,
     ticket: u64,
     done: bool,
-    granted: std::sync::atomic::AtomicBool,
+    granted: AtomicBool,
 }
 
 impl Turn {
-    /// Waits until every earlier batch has written. Fails when one of them failed.
+    /// Waits until every earlier batch has written. Fails when one in flight with it failed.
     pub async fn wait(&self) -> Result<(), PipelineError> {
         let mut rx = self.state.subscribe();
-        let state = *rx.wait_for(|s| s.next == self.ticket || s.broken).await.expect("the sender lives in self");
-        if state.broken {
+        let ticket = self.ticket;
+        let state = *rx.wait_for(|s| s.next == ticket || s.refused(ticket)).await.expect("the sender lives in self");
+        if state.refused(ticket) {
             return Err(PipelineError::ShuttingDown);
         }
-        self.granted.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.granted.store(true, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Passes the turn on; `written: false` stops every later batch from writing.
+    /// Passes the turn on; `written: false` refuses the batches in flight behind this one.
     pub fn finish(mut self, written: bool) {
         self.done = true;
-        let ticket = self.ticket;
+        self.pass(written);
+    }
+
+    fn pass(&self, written: bool) {
+        let (ticket, issued) = (self.ticket, self.issued.load(Ordering::SeqCst));
         self.state.send_modify(|s| {
-            if s.next == ticket {
+            if !written {
+                s.fail(issued);
+            } else if s.next == ticket {
                 s.next += 1;
             }
-            s.broken |= !written;
         });
     }
 }
@@ -79,18 +94,14 @@ impl Drop for Turn {
         if self.done {
             return;
         }
-        if self.granted.load(std::sync::atomic::Ordering::SeqCst) {
-            let ticket = self.ticket;
-            self.state.send_modify(|s| {
-                s.next = s.next.max(ticket + 1);
-                s.broken = true;
-            });
+        if self.granted.load(Ordering::SeqCst) {
+            self.pass(false);
             return;
         }
         let (state, ticket) = (self.state.clone(), self.ticket);
         let pass_on = async move {
             let mut rx = state.subscribe();
-            let _ = rx.wait_for(|s| s.next == ticket || s.broken).await;
+            let _ = rx.wait_for(|s| s.next == ticket || s.refused(ticket)).await;
             state.send_modify(|s| {
                 if s.next == ticket {
                     s.next += 1;
@@ -137,18 +148,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_write_stops_later_ones_and_a_dropped_turn_passes_on() {
+    async fn a_failed_write_refuses_the_batches_in_flight_but_not_later_ones() {
         let turns = Turns::default();
         let (a, b) = (turns.ticket(), turns.ticket());
         drop(a);
         tokio::time::timeout(Duration::from_secs(5), b.wait()).await.expect("a dropped turn passes on").unwrap();
-        let c = turns.ticket();
+        let (c, d) = (turns.ticket(), turns.ticket());
         b.finish(false);
         assert!(matches!(c.wait().await, Err(PipelineError::ShuttingDown)));
+        assert!(matches!(d.wait().await, Err(PipelineError::ShuttingDown)));
+        drop((c, d));
+        let e = turns.ticket();
+        tokio::time::timeout(Duration::from_secs(5), e.wait()).await.expect("a batch after the failure writes").unwrap();
+        e.finish(true);
     }
 
     #[tokio::test]
-    async fn a_turn_dropped_while_writing_stops_later_ones() {
+    async fn a_turn_dropped_while_writing_refuses_the_next() {
         let turns = Turns::default();
         let (a, b) = (turns.ticket(), turns.ticket());
         a.wait().await.unwrap();

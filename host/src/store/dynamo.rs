@@ -180,14 +180,14 @@ impl DynamoStore {
             .map(|i| {
                 let writes = writes.clone();
                 async move {
-                let w = &writes[i];
-                let viewer = w.state.viewer_id.clone();
-                match self.put_profile(w).await {
-                    Ok(()) => (viewer, Ok(()), false),
-                    Err(PutError::Conflict) => (viewer, Ok(()), true),
-                    Err(PutError::Refused(reason)) => (viewer, Err(StoreError::Fatal(reason)), false),
-                    Err(PutError::Store(e)) => (viewer, Err(e), false),
-                }
+                    let w = &writes[i];
+                    let viewer = w.state.viewer_id.clone();
+                    match self.put_profile(w).await {
+                        Ok(()) => (viewer, Ok(()), false),
+                        Err(PutError::Conflict) => (viewer, Ok(()), true),
+                        Err(PutError::Refused(reason)) => (viewer, Err(StoreError::Fatal(reason)), false),
+                        Err(PutError::Store(e)) => (viewer, Err(e), false),
+                    }
                 }
             })
             .buffer_unordered(self.config.write_concurrency)
