@@ -16,22 +16,22 @@ use support::*;
 
 const TOKEN: &str = "admin-token-for-tests-0123";
 
+/// The built-in logic plus a `logic: "B"` field on every profile.
+fn logic_b() -> Vec<u8> {
+    std::fs::read(build_mutant(
+        "logic-b",
+        &Mutation::logic(|l| {
+            l.replace(
+                "    deltas.push(set(\"last_event\", Value::String(event.to_owned())));",
+                "    deltas.push(set(\"last_event\", Value::String(event.to_owned())));\n    deltas.push(set(\"logic\", Value::String(\"B\".into())));",
+            )
+        }),
+    ))
+    .unwrap()
+}
+
 fn admin(host: &Host, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let url = format!("{}{}", host.url, path.trim_start_matches('/'));
-        let c = reqwest::Client::new();
-        let req = match method {
-            "PUT" => c.put(url).body(body),
-            "POST" => c.post(url),
-            "DELETE" => c.delete(url),
-            _ => c.get(url),
-        };
-        let r = req.bearer_auth(TOKEN).send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    })
+    support::admin(host, method, path, body, TOKEN)
 }
 
 fn ingest(url: &str, lines: &[String]) -> Value {
@@ -76,16 +76,7 @@ fn without(mut p: Value, keys: &[&str]) -> Value {
 #[test]
 fn a_swap_under_load_loses_no_event_and_applies_none_twice() {
     let same = std::fs::read(build_mutant("same-logic", &Mutation::none())).unwrap();
-    let field = std::fs::read(build_mutant(
-        "logic-b",
-        &Mutation::logic(|l| {
-            l.replace(
-                "    deltas.push(set(\"last_event\", Value::String(event.to_owned())));",
-                "    deltas.push(set(\"last_event\", Value::String(event.to_owned())));\n    deltas.push(set(\"logic\", Value::String(\"B\".into())));",
-            )
-        }),
-    ))
-    .unwrap();
+    let field = logic_b();
     let (same_v, field_v) = (ModuleVersion::of_bytes(&same).0, ModuleVersion::of_bytes(&field).0);
 
     let text = cli(&["simulate", "--viewers", "80", "--events", "20000", "--seed", "21", "--ping-interval-s", "5"], &[]);
@@ -139,16 +130,7 @@ fn a_swap_under_load_loses_no_event_and_applies_none_twice() {
 
 #[test]
 fn shadow_mode_counts_differences_without_writing_and_can_be_promoted_or_dropped() {
-    let field = std::fs::read(build_mutant(
-        "logic-b",
-        &Mutation::logic(|l| {
-            l.replace(
-                "    deltas.push(set(\"last_event\", Value::String(event.to_owned())));",
-                "    deltas.push(set(\"last_event\", Value::String(event.to_owned())));\n    deltas.push(set(\"logic\", Value::String(\"B\".into())));",
-            )
-        }),
-    ))
-    .unwrap();
+    let field = logic_b();
     let dir = tempfile::tempdir().unwrap();
     let host = demo(dir.path());
     let builtin_v = active_version(&host);

@@ -100,24 +100,6 @@ fn ingest(host: &Host, lines: &[String]) -> Value {
     })
 }
 
-pub fn admin(host: &Host, method: &str, path: &str, body: Vec<u8>, token: &str) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let url = format!("{}{}", host.url, path.trim_start_matches('/'));
-        let c = reqwest::Client::new();
-        let req = match method {
-            "PUT" => c.put(url).body(body),
-            "POST" => c.post(url),
-            "DELETE" => c.delete(url),
-            _ => c.get(url),
-        };
-        let r = req.bearer_auth(token).send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    })
-}
-
 const TOKEN: &str = "admin-token-for-tests-0123";
 
 #[test]

@@ -60,10 +60,7 @@ fn uploads_write_nothing_outside_the_data_directory() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    let url = line[line.find("http://").unwrap()..].trim().to_owned();
+    let (url, _stdout) = url_of(&mut child);
     let same = std::fs::read(support::modules::build_mutant("same-logic", &support::modules::Mutation::none())).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let status = rt.block_on(async {
@@ -107,10 +104,7 @@ fn secrets_never_appear_in_logs_or_answers() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    let url = line[line.find("http://").unwrap()..].trim().to_owned();
+    let (url, _stdout) = url_of(&mut child);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let answers: Vec<String> = rt.block_on(async {
         let c = reqwest::Client::new();
@@ -147,4 +141,13 @@ fn secrets_never_appear_in_logs_or_answers() {
             assert!(!a.contains(secret), "{secret} in an answer: {a}");
         }
     }
+}
+
+/// The URL a host started with piped stdout prints on its first line, and the pipe, which
+/// the caller keeps open for as long as the host may print.
+fn url_of(child: &mut std::process::Child) -> (String, std::io::BufReader<std::process::ChildStdout>) {
+    let mut line = String::new();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    (line[line.find("http://").unwrap()..].trim().to_owned(), stdout)
 }

@@ -44,14 +44,7 @@ pub fn transform(message: &[u8]) -> Outcome {
 }
 
 fn cut(mut reason: String) -> String {
-    if reason.len() > MAX_REASON {
-        let mut end = MAX_REASON;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
-        reason.push('…');
-    }
+    liveviewer_wire::outcome::cut_reason(&mut reason, MAX_REASON);
     reason
 }
 

@@ -155,6 +155,20 @@ impl<'de> Deserialize<'de> for Delta {
     }
 }
 
+/// Cuts a reason to at most `max` bytes (on a character boundary) and marks the cut with an
+/// ellipsis. Reasons quote the input, and the input may be hostile; the module cuts its own,
+/// and the host cuts whatever any module sends.
+pub fn cut_reason(reason: &mut String, max: usize) {
+    if reason.len() > max {
+        let mut end = max;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push('…');
+    }
+}
+
 impl Delta {
     pub fn field(&self) -> &str {
         match self {

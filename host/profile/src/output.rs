@@ -91,7 +91,7 @@ pub fn decode(out: &[u8], expected: usize, limits: &OutputLimits) -> Result<Vec<
 pub fn validate_outcome(outcome: &mut Outcome, limits: &OutputLimits) -> Result<(), String> {
     match outcome {
         Outcome::Skip { reason } | Outcome::Reject { reason } => {
-            truncate(reason, MAX_REASON);
+            liveviewer_wire::outcome::cut_reason(reason, MAX_REASON);
             Ok(())
         }
         Outcome::Apply(apply) => validate_apply(apply, limits),
@@ -167,17 +167,6 @@ fn check_field(field: &str) -> Result<(), String> {
         return Err(format!("field {field:?} is not `name` or `parent.name` of [a-z0-9_], at most {MAX_FIELD} bytes"));
     }
     Ok(())
-}
-
-fn truncate(s: &mut String, max: usize) {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-        s.push('…');
-    }
 }
 
 /// The fuzzers' property for the module's input parsing (and its regression tests): the

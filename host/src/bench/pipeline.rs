@@ -178,16 +178,7 @@ pub async fn latency(o: Options) -> BenchResult {
                 if line.split('\t').nth(125) == Some("com.snowplowanalytics.snowplow.media") {
                     s.lock().unwrap().entry(e.viewer.clone()).or_default().push_back((ms, Instant::now()));
                 }
-                let mut record = BaseRecord::to("latency").key(&e.viewer).payload(&line);
-                loop {
-                    match p.send(record) {
-                        Ok(()) => break,
-                        Err((_, r)) => {
-                            record = r;
-                            std::thread::sleep(Duration::from_micros(100));
-                        }
-                    }
-                }
+                super::services::send(&p, BaseRecord::to("latency").key(&e.viewer).payload(&line), Duration::from_micros(100));
                 n += 1;
             }
             p.flush(Duration::from_secs(30))?;

@@ -87,6 +87,24 @@ impl Broker {
 }
 
 /// Produces (key, value) messages as fast as the broker takes them, and waits for them all.
+/// Sends one record, waiting `wait` and trying again while the producer refuses it (a full
+/// queue).
+pub fn send<K, P>(p: &ThreadedProducer<DefaultProducerContext>, mut record: BaseRecord<'_, K, P>, wait: Duration)
+where
+    K: rdkafka::message::ToBytes + ?Sized,
+    P: rdkafka::message::ToBytes + ?Sized,
+{
+    loop {
+        match p.send(record) {
+            Ok(()) => return,
+            Err((_, r)) => {
+                record = r;
+                std::thread::sleep(wait);
+            }
+        }
+    }
+}
+
 pub fn produce(addr: &str, topic: &str, messages: impl Iterator<Item = (String, Vec<u8>)>) -> anyhow::Result<()> {
     let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", addr)
@@ -96,16 +114,7 @@ pub fn produce(addr: &str, topic: &str, messages: impl Iterator<Item = (String, 
         .set("compression.type", "lz4")
         .create()?;
     for (k, v) in messages {
-        let mut record = BaseRecord::to(topic).key(&k).payload(&v);
-        loop {
-            match p.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
-        }
+        send(&p, BaseRecord::to(topic).key(&k).payload(&v), Duration::from_millis(2));
     }
     p.flush(Duration::from_secs(300))?;
     Ok(())

@@ -170,8 +170,9 @@ impl Broker {
         producer.flush(Duration::from_secs(60)).unwrap();
     }
 
-    /// Messages the group has committed, over all partitions.
-    pub fn committed_total(&self, group: &str, topic: &str, partitions: i32) -> i64 {
+    /// A consumer of `group` (never subscribed: it only reads offsets) and the group's
+    /// committed offsets per partition, `None` when the broker does not answer.
+    fn committed(&self, group: &str, topic: &str, partitions: i32) -> (BaseConsumer, Option<TopicPartitionList>) {
         let c: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.addr)
             .set("group.id", group)
@@ -182,7 +183,13 @@ impl Broker {
         for p in 0..partitions {
             tpl.add_partition(topic, p);
         }
-        let Ok(committed) = c.committed_offsets(tpl, Duration::from_secs(5)) else { return 0 };
+        let committed = c.committed_offsets(tpl, Duration::from_secs(5)).ok();
+        (c, committed)
+    }
+
+    /// Messages the group has committed, over all partitions.
+    pub fn committed_total(&self, group: &str, topic: &str, partitions: i32) -> i64 {
+        let (_, Some(committed)) = self.committed(group, topic, partitions) else { return 0 };
         committed
             .elements()
             .iter()
@@ -195,17 +202,7 @@ impl Broker {
 
     /// Whether the group has committed everything up to the end of every partition.
     pub fn caught_up(&self, group: &str, topic: &str, partitions: i32) -> bool {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.addr)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..partitions {
-            tpl.add_partition(topic, p);
-        }
-        let Ok(committed) = c.committed_offsets(tpl, Duration::from_secs(5)) else { return false };
+        let (c, Some(committed)) = self.committed(group, topic, partitions) else { return false };
         (0..partitions).all(|p| {
             let Ok((_, high)) = c.fetch_watermarks(topic, p, Duration::from_secs(5)) else { return false };
             match committed.find_partition(topic, p).map(|e| e.offset()) {
@@ -421,4 +418,23 @@ pub fn assert_same_profiles(expected: &Value, actual: &Value, what: &str) {
     for (x, y) in e.iter().zip(a) {
         assert_eq!(x, y, "{what}: profile of {} differs ({} of {} differ: {differing:?})", x["viewer_id"], differing.len(), e.len());
     }
+}
+
+/// An admin request with a bearer token: the status and the JSON answer (or its text).
+pub fn admin(host: &Host, method: &str, path: &str, body: Vec<u8>, token: &str) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let url = format!("{}{}", host.url, path.trim_start_matches('/'));
+        let c = reqwest::Client::new();
+        let req = match method {
+            "PUT" => c.put(url).body(body),
+            "POST" => c.post(url),
+            "DELETE" => c.delete(url),
+            _ => c.get(url),
+        };
+        let r = req.bearer_auth(token).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    })
 }
