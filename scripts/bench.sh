@@ -8,6 +8,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # shellcheck source=setup.sh
 . scripts/setup.sh
-cargo build --release -p liveviewer --locked
+cargo build --release -p liveviewer -p liveviewer-bench --locked
 # Writes into the repository root unless --out says otherwise.
-exec "$CARGO_TARGET_DIR/release/liveviewer" bench "$@"
+exec "$CARGO_TARGET_DIR/release/liveviewer-bench" "$@"

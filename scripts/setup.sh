@@ -8,7 +8,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${LIVEVIEWER_CACHE:-$HOME/.cache/liveviewer}"
-TANSU_VERSION=0.6.0
+KAFKA_VERSION=4.4.0
 DYNALITE_VERSION=3.2.2
 mkdir -p "$CACHE"
 export LIVEVIEWER_CACHE="$CACHE"
@@ -33,15 +33,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# The Kafka-protocol broker (a cold build takes about 13 minutes on 2 cores: cached).
-TANSU="$CACHE/tansu/bin/tansu"
-if ! "$TANSU" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
-  say "building tansu $TANSU_VERSION (once; cached in $CACHE/tansu)"
-  CARGO_TARGET_DIR="$CACHE/tansu-build" cargo install tansu --version "$TANSU_VERSION" --locked \
-    --features dynostore --root "$CACHE/tansu" --quiet
-  rm -rf "$CACHE/tansu-build"
+# Apache Kafka's broker, as jars from Maven Central (the tests run it in KRaft mode from them).
+KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION/libs"
+if [ ! -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]; then
+  say "fetching Apache Kafka $KAFKA_VERSION (mvn; once, cached in $CACHE/kafka-$KAFKA_VERSION)"
+  rm -rf "$KAFKA_LIBS.partial"
+  mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy-dependencies -Dkafka.version="$KAFKA_VERSION" \
+    -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS.partial"
+  rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.partial" "$KAFKA_LIBS"
 fi
-export LIVEVIEWER_TANSU_BIN="$TANSU"
+export LIVEVIEWER_KAFKA_LIBS="$KAFKA_LIBS"
 
 # Python tools in a virtualenv: moto (DynamoDB API) and the docker file checks' parsers.
 VENV="$CACHE/venv"

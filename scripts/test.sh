@@ -16,7 +16,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "build (host and transform.wasm)"
 cargo build --workspace --all-targets --locked
 
-step "Rust tests: unit, vectors (wasm and native), pipeline against tansu, moto and dynalite"
+step "Rust tests: unit, vectors (wasm and native), pipeline against Apache Kafka, moto and dynalite"
 cargo test --workspace --locked --no-fail-fast -- --test-threads=2
 
 step "test vectors through the built module"
@@ -24,7 +24,7 @@ step "test vectors through the built module"
 tail -1 "$ARTIFACTS/test-vectors.txt"
 
 step "benchmarks, smoke mode (tiny sizes: they still compile and run)"
-"$CARGO_TARGET_DIR/debug/liveviewer" bench --smoke --out "$ARTIFACTS/bench-smoke"
+"$CARGO_TARGET_DIR/debug/liveviewer-bench" --smoke --out "$ARTIFACTS/bench-smoke"
 
 step "docker/ files (compose, Snowbridge HCL, configs) without Docker"
 "$LIVEVIEWER_PYTHON" docker/tests/check_files.py

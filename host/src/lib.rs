@@ -6,6 +6,7 @@
 //! viewer's [`profile`] (a CRDT, so order and repeats do not matter) -> a store keeps it.
 //!
 //! - [`source`]: Kafka (consumer group), replay files, the simulator, Snowbridge's HTTP target.
+//! - [`kafka`]: the Kafka client settings (TLS, SASL), their context, the start-up check.
 //! - [`pipeline`]: batch -> module -> merge -> conditional writes -> dead letters, in order.
 //! - [`module`]: loading, checking and running the wasm module (and the same logic natively).
 //! - [`lifecycle`]: candidate checks, swap between batches, shadow mode, health and rollback.
@@ -14,14 +15,13 @@
 //! - [`http`], [`live`], [`metrics`]: the API, the dashboard's push channel, the figures.
 //! - [`vectors`]: the test vectors and their runner; [`simulator`]: realistic viewers.
 //! - [`app`], [`server`], [`config`], [`commands`]: wiring, validated configuration, the CLI.
-//! - [`bench`]: the benchmarks behind BENCHMARKS.md.
 
 pub mod app;
-pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod dead_letter;
 pub mod http;
+pub mod kafka;
 pub mod lifecycle;
 pub mod live;
 pub mod metrics;

@@ -83,22 +83,6 @@ enum Command {
     /// The module's authoring loop.
     #[command(subcommand)]
     Module(ModuleCommand),
-    /// Runs the benchmarks and writes BENCHMARKS.md and benchmarks.json (see scripts/bench.sh).
-    Bench {
-        /// Tiny sizes: checks that every benchmark runs.
-        #[arg(long)]
-        smoke: bool,
-        /// Where to write the results.
-        #[arg(long, default_value = ".")]
-        out: PathBuf,
-        /// Only these benchmarks: transform, pipeline, latency, store, swap, memory.
-        #[arg(long)]
-        only: Vec<String>,
-        /// Measure nothing: write BENCHMARKS.md again from these benchmarks.json files (a later
-        /// file's benchmarks replace the earlier ones').
-        #[arg(long, num_args = 1.., conflicts_with_all = ["smoke", "only"])]
-        render: Vec<PathBuf>,
-    },
     /// Exits 0 when the host's health endpoint answers (for container health checks).
     Healthcheck {
         #[arg(default_value = "http://127.0.0.1:8686/healthz")]
@@ -157,11 +141,6 @@ fn main() -> ExitCode {
         Command::Module(ModuleCommand::Push { host, token, shadow, vectors, path }) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(commands::module_push::run(commands::module_push::Args { host, token, shadow, vectors, path }))),
-        Command::Bench { render, out, .. } if !render.is_empty() => liveviewer::bench::render(&render, &out).map(|()| true),
-        Command::Bench { smoke, out, only, .. } => tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| {
-            let bin = std::env::current_exe()?;
-            rt.block_on(liveviewer::bench::run(liveviewer::bench::Options { smoke, out, only, bin }))
-        }),
         Command::Healthcheck { url } => {
             tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(commands::healthcheck::run(url)))
         }
@@ -197,8 +176,7 @@ fn main() -> ExitCode {
                     Command::TestVectors { .. }
                     | Command::Simulate { .. }
                     | Command::Healthcheck { .. }
-                    | Command::Module(_)
-                    | Command::Bench { .. } => {
+                    | Command::Module(_) => {
                         unreachable!("handled above")
                     }
                 }

@@ -17,6 +17,9 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = config.listen_addr().map_err(anyhow::Error::msg)?;
+    if config.source.kind == SourceKind::Kafka {
+        kafka_ready(&config.source.kafka).await?;
+    }
     let app = Arc::new(App::build(config, true).await?);
     let kind = app.config.source.kind;
     let source_name = match kind {
@@ -55,8 +58,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         SourceKind::Kafka => {
             let consumer = source::kafka::consumer(&app.config.source.kafka)?;
             tokio::spawn(source::kafka::watch_lag(consumer.clone(), shared.consumer_lag.clone(), app.metrics.clone()));
-            let k = &app.config.source.kafka;
-            tokio::spawn(source::kafka::watch_assignment(consumer.clone(), k.topic.clone(), k.group_id.clone()));
             shared.source_ready.store(true, Ordering::Relaxed);
             tokio::spawn(source::kafka::run(consumer, pipeline, batch_max, batch_wait, source_stop_rx))
         }
@@ -99,6 +100,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     tracing::info!("stopped");
     result
+}
+
+/// Waits until the Kafka cluster answers for the source topic; stops the host on a failure
+/// that waiting cannot fix (credentials, certificates), naming it.
+async fn kafka_ready(cfg: &crate::config::KafkaConfig) -> anyhow::Result<()> {
+    let mut waited = false;
+    loop {
+        let c = cfg.clone();
+        let checked = tokio::task::spawn_blocking(move || crate::kafka::preflight::check(&c, &c.topic, Duration::from_secs(10))).await?;
+        match checked {
+            Ok(()) => {
+                if waited {
+                    tracing::info!(brokers = %cfg.brokers, "Kafka answers");
+                }
+                return Ok(());
+            }
+            Err(e) if e.transient() => {
+                tracing::warn!("{e}; trying again");
+                waited = true;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                    _ = signal() => anyhow::bail!("stopped while waiting for Kafka: {e}"),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 async fn signal() {

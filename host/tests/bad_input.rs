@@ -3,7 +3,6 @@
 //! reason), the host stays up, memory stays bounded, and every input is accounted for:
 //! applied + skipped + dead-lettered = delivered. Plus 10 000 events for one viewer at once.
 
-mod support;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -12,7 +11,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-use support::*;
+use liveviewer_testkit::*;
 
 struct Item {
     name: String,
@@ -125,7 +124,7 @@ fn replay_gives_every_bad_input_its_outcome_and_accounts_for_all() {
 fn kafka_gives_every_bad_input_its_outcome_the_host_stays_up_and_memory_stays_bounded() {
     let _serial = serial();
     let items = corpus();
-    let broker = Broker::start();
+    let broker = Kafka::start();
     broker.create_topic("hostile", 1);
     broker.create_topic("hostile.dead-letter", 1);
     let mut msgs: Vec<(String, Vec<u8>)> = items.iter().map(|i| ("k".to_owned(), i.bytes.clone())).collect();

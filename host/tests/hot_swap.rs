@@ -2,7 +2,6 @@
 //! applies none twice; shadow mode; the authoring loop (`liveviewer module push`) with a new
 //! profile field; the watched module file; rollback; a restart resumes with the module it had.
 
-mod support;
 
 use liveviewer::module::{ModuleVersion, BUILTIN_WASM};
 use serde_json::{json, Value};
@@ -11,8 +10,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use support::modules::*;
-use support::*;
+use liveviewer_testkit::modules::*;
+use liveviewer_testkit::*;
 
 const TOKEN: &str = "admin-token-for-tests-0123";
 
@@ -31,7 +30,7 @@ fn logic_b() -> Vec<u8> {
 }
 
 fn admin(host: &Host, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
-    support::admin(host, method, path, body, TOKEN)
+    liveviewer_testkit::admin(host, method, path, body, TOKEN)
 }
 
 fn ingest(url: &str, lines: &[String]) -> Value {
@@ -185,7 +184,7 @@ fn module_push_builds_checks_and_uploads_and_the_new_field_appears_without_a_res
     let mut host = demo(dir.path());
     let builtin_v = active_version(&host);
     let push = |crate_dir: &std::path::Path| {
-        Command::new(BIN)
+        Command::new(bin())
             .args(["module", "push", "--host", host.url.trim_end_matches('/'), "--token", TOKEN])
             .arg(crate_dir)
             .env("CARGO_TARGET_DIR", mutant_target())

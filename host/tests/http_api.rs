@@ -2,13 +2,12 @@
 //! target, the viewers endpoints and their filters, the push channel, stats, health, metrics,
 //! and what is refused.
 
-mod support;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-use support::*;
+use liveviewer_testkit::*;
 
 const VIEWER: &str = "143f9cb9-3db9-4e99-8d67-c8aea075d190";
 

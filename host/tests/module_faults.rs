@@ -3,15 +3,14 @@
 //! the fault as reason), while events keep flowing. A module faulting too often is marked
 //! unhealthy and, just swapped in, rolled back.
 
-mod support;
 
 use liveviewer::lifecycle::candidate;
 use liveviewer::module::{Limits, Module};
 use liveviewer::vectors::VectorSet;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use support::modules::*;
-use support::*;
+use liveviewer_testkit::modules::*;
+use liveviewer_testkit::*;
 
 /// A small budget keeps runaway modules cheap in tests; 64 events a call fit in it easily.
 fn limits() -> Limits {

@@ -1,15 +1,14 @@
-//! The pipeline against real services: the tansu broker, moto and dynalite. Every run is
+//! The pipeline against real services: Apache Kafka, moto and dynalite. Every run is
 //! compared with a replay of the same events into the embedded store: the profiles must be
 //! identical, whatever the path, the crashes, the hosts or the outages.
 
-mod support;
 
 use std::time::Duration;
-use support::*;
+use liveviewer_testkit::*;
 
 const TOPIC_PARTITIONS: i32 = 4;
 
-fn kafka_dynamo_config(dir: &std::path::Path, broker: &Broker, topic: &str, group: &str, endpoint: &str, tables: &str) -> std::path::PathBuf {
+fn kafka_dynamo_config(dir: &std::path::Path, broker: &Kafka, topic: &str, group: &str, endpoint: &str, tables: &str) -> std::path::PathBuf {
     write_config(
         dir,
         group,
@@ -41,15 +40,15 @@ listen = "127.0.0.1:0"
     )
 }
 
-fn setup_topic(broker: &Broker, topic: &str) {
-    broker.create_topic(topic, TOPIC_PARTITIONS as u32);
+fn setup_topic(broker: &Kafka, topic: &str) {
+    broker.create_topic(topic, TOPIC_PARTITIONS);
     broker.create_topic(&format!("{topic}.dead-letter"), 1);
 }
 
 #[test]
 fn kafka_into_dynamodb_equals_a_replay_into_the_embedded_store() {
     let _serial = serial();
-    let broker = Broker::start();
+    let broker = Kafka::start();
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     setup_topic(&broker, "enriched");
@@ -71,7 +70,7 @@ fn kafka_into_dynamodb_equals_a_replay_into_the_embedded_store() {
 #[test]
 fn kill_dash_nine_and_restart_loses_nothing_and_counts_nothing_twice() {
     let _serial = serial();
-    let broker = Broker::start();
+    let broker = Kafka::start();
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     setup_topic(&broker, "crashy");
@@ -100,7 +99,7 @@ fn kill_dash_nine_and_restart_loses_nothing_and_counts_nothing_twice() {
 #[test]
 fn two_hosts_in_one_group_split_the_partitions_and_agree() {
     let _serial = serial();
-    let broker = Broker::start();
+    let broker = Kafka::start();
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     setup_topic(&broker, "shared");
@@ -140,7 +139,7 @@ fn two_hosts_in_one_group_split_the_partitions_and_agree() {
 #[test]
 fn a_dynamodb_outage_blocks_the_commit_and_the_host_resumes_by_itself() {
     let _serial = serial();
-    let broker = Broker::start();
+    let broker = Kafka::start();
     let mut dynalite = Dynalite::start();
     let dir = tempfile::tempdir().unwrap();
     setup_topic(&broker, "outage");

@@ -2,12 +2,11 @@
 //! data directory (flag and environment), stdin, both input forms, dead letters with their
 //! reasons and origins, and configuration errors that name the key.
 
-mod support;
 
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use support::*;
+use liveviewer_testkit::*;
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../test-vectors/fixtures/snowplow-micro-media.tsv");
 const VIEWER: &str = "143f9cb9-3db9-4e99-8d67-c8aea075d190";
@@ -111,7 +110,7 @@ fn stdin_and_the_json_form_give_the_same_profiles() {
     let lines: Vec<String> = case["events"].as_array().unwrap().iter().map(|e| e["json"].to_string()).collect();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(["replay", "--data-dir", data, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -167,11 +166,11 @@ fn bad_lines_become_dead_letters_with_reason_module_version_and_origin() {
 fn configuration_errors_name_the_key_and_stop_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "bad", "[pipeline]\nbatch_maxx = 5\n");
-    let out = Command::new(BIN).args(["replay", "--config", config.to_str().unwrap(), FIXTURE]).output().unwrap();
+    let out = Command::new(bin()).args(["replay", "--config", config.to_str().unwrap(), FIXTURE]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("batch_maxx"), "{err}");
-    let out = Command::new(BIN)
+    let out = Command::new(bin())
         .args(["replay", "--data-dir", dir.path().to_str().unwrap(), FIXTURE])
         .env("LIVEVIEWER__STORE__KIND", "cassandra")
         .output()

@@ -2,14 +2,13 @@
 //! never served as markup, uploads that write nothing outside the data directory, and secrets
 //! that never reach logs or the admin and stats answers.
 
-mod support;
 
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::*;
+use liveviewer_testkit::*;
 
 const ADMIN: &str = "admin-secret-token-4f9a1c";
 const INGEST: &str = "ingest-secret-token-7b2e8d";
@@ -50,7 +49,7 @@ fn uploads_write_nothing_outside_the_data_directory() {
     let home = tempfile::tempdir().unwrap();
     let cwd = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(["demo", "--listen", "127.0.0.1:0", "--viewers", "0", "--data-dir", data.path().to_str().unwrap()])
         .current_dir(cwd.path())
         .env("HOME", home.path())
@@ -61,7 +60,7 @@ fn uploads_write_nothing_outside_the_data_directory() {
         .spawn()
         .unwrap();
     let (url, _stdout) = url_of(&mut child);
-    let same = std::fs::read(support::modules::build_mutant("same-logic", &support::modules::Mutation::none())).unwrap();
+    let same = std::fs::read(liveviewer_testkit::modules::build_mutant("same-logic", &liveviewer_testkit::modules::Mutation::none())).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let status = rt.block_on(async {
         reqwest::Client::new().put(format!("{url}admin/module")).bearer_auth(ADMIN).body(same).send().await.unwrap().status()
@@ -94,7 +93,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn secrets_never_appear_in_logs_or_answers() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("host.log");
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(bin())
         .args(["demo", "--listen", "127.0.0.1:0", "--viewers", "3", "--data-dir", dir.path().join("data").to_str().unwrap()])
         .env("LIVEVIEWER_ADMIN_TOKEN", ADMIN)
         .env("LIVEVIEWER__HTTP__INGEST_TOKEN", INGEST)

@@ -7,8 +7,7 @@ use liveviewer::vectors::{run_all, VectorSet};
 use std::path::Path;
 use std::process::Command;
 
-mod support;
-use support::modules::{build_mutant, Mutation};
+use liveviewer_testkit::modules::{build_mutant, Mutation};
 
 #[test]
 fn every_vector_passes_through_the_wasm_module_and_natively_with_the_same_outcomes() {

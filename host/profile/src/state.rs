@@ -215,6 +215,12 @@ pub struct ProfileState {
     /// Per source partition, the highest offset already merged: a redelivered event at or
     /// below it is not applied again.
     pub watermarks: BTreeMap<String, i64>,
+    /// How many events have been merged into this profile: it only grows, and the same
+    /// events give the same number whatever the order and the batching, so a copy of the
+    /// profile with a lower revision is older (the changelog's consumers drop it). Stored
+    /// beside the postcard body, so that profiles stored before it existed still decode.
+    #[serde(skip)]
+    pub revision: u64,
 }
 
 impl ProfileState {
@@ -225,6 +231,7 @@ impl ProfileState {
     /// Merges one event's deltas; returns how many a bound dropped.
     pub fn apply(&mut self, apply: &Apply, bounds: &Bounds) -> usize {
         let at = Key::from(&apply.at);
+        self.revision += 1;
         self.first_seen = Some(self.first_seen.map_or(at.ts, |f| f.min(at.ts)));
         self.last_seen = Some(self.last_seen.map_or(at.ts, |l| l.max(at.ts)));
         let mut dropped = 0;
@@ -295,23 +302,33 @@ impl ProfileState {
         *w = (*w).max(offset);
     }
 
-    /// Encodes for a store: a format byte, then postcard.
+    /// Encodes for a store: a format byte, the revision (a postcard varint), then the body
+    /// (postcard).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![FORMAT];
+        out.extend(postcard::to_stdvec(&self.revision).expect("a number always encodes"));
         out.extend(postcard::to_stdvec(self).expect("profile state always encodes"));
         out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
         match bytes.split_first() {
-            Some((&FORMAT, rest)) => postcard::from_bytes(rest).map_err(|e| format!("profile state: {e}")),
+            Some((&FORMAT, rest)) => {
+                let (revision, body) = postcard::take_from_bytes::<u64>(rest).map_err(|e| format!("profile state revision: {e}"))?;
+                let mut state: ProfileState = postcard::from_bytes(body).map_err(|e| format!("profile state: {e}"))?;
+                state.revision = revision;
+                Ok(state)
+            }
+            // Written before profiles had a revision.
+            Some((&FORMAT_WITHOUT_REVISION, rest)) => postcard::from_bytes(rest).map_err(|e| format!("profile state: {e}")),
             Some((other, _)) => Err(format!("profile state: unknown format {other}")),
             None => Err("profile state: empty".into()),
         }
     }
 }
 
-const FORMAT: u8 = 1;
+const FORMAT_WITHOUT_REVISION: u8 = 1;
+const FORMAT: u8 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -444,6 +461,20 @@ mod tests {
         assert!(!s.already_applied("t/0", 6));
         assert!(!s.already_applied("t/1", 0));
         assert_eq!(ProfileState::decode(&s.encode()).unwrap(), s);
+        assert_eq!(ProfileState::decode(&s.encode()).unwrap().revision, 1);
         assert!(ProfileState::decode(&[9, 1, 2]).is_err());
+    }
+
+    #[test]
+    fn revisions_count_merged_events_and_profiles_stored_before_them_still_decode() {
+        let events: Vec<Apply> = (0..3).map(|i| apply(i, &format!("e{i}"), vec![set("x", json!(i))])).collect();
+        let forward = merged(&events);
+        let backward = merged(&events.iter().rev().cloned().collect::<Vec<_>>());
+        assert_eq!((forward.revision, backward.revision), (3, 3));
+        let mut old = vec![FORMAT_WITHOUT_REVISION];
+        old.extend(postcard::to_stdvec(&forward).unwrap());
+        let decoded = ProfileState::decode(&old).unwrap();
+        assert_eq!(decoded.revision, 0);
+        assert_eq!(ProfileState { revision: 3, ..decoded }, forward);
     }
 }

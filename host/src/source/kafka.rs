@@ -5,137 +5,47 @@
 
 use super::{Message, Origin};
 use crate::config::KafkaConfig;
+use crate::kafka::{client_config, KafkaContext};
 use crate::pipeline::in_flight::InFlight;
 use crate::pipeline::{Pipeline, PipelineError};
 use anyhow::Context;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
-use rdkafka::error::KafkaError;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message as _;
 use rdkafka::producer::FutureProducer;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
-use std::collections::{BTreeMap, HashSet};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-fn client_config(cfg: &KafkaConfig) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &cfg.brokers).set("client.id", "liveviewer");
-    for (k, v) in &cfg.properties {
-        c.set(k, v);
-    }
-    c
-}
-
-/// librdkafka's errors and logs as warnings, each distinct one at most every 30 s: a broker
-/// that is down would otherwise print the same two lines several times a second.
-#[derive(Default)]
-pub struct Quiet {
-    last: Mutex<Option<(String, std::time::Instant)>>,
-}
-
-impl Quiet {
-    fn warn(&self, text: String) {
-        let mut last = self.last.lock().expect("quiet log");
-        let repeat = last.as_ref().is_some_and(|(t, at)| *t == text && at.elapsed() < Duration::from_secs(30));
-        if !repeat {
-            tracing::warn!(target: "librdkafka", "{text}");
-            *last = Some((text, std::time::Instant::now()));
-        }
-    }
-}
-
-impl ClientContext for Quiet {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        match level {
-            RDKafkaLogLevel::Debug | RDKafkaLogLevel::Info | RDKafkaLogLevel::Notice => {
-                tracing::debug!(target: "librdkafka", "{fac} {message}")
-            }
-            _ => self.warn(format!("{fac} {message}")),
-        }
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.warn(format!("{error}: {reason}"));
-    }
-}
-
-pub type DeadLetterProducer = FutureProducer<Quiet>;
+pub type DeadLetterProducer = FutureProducer<KafkaContext>;
 
 /// The producer for the dead-letter topic: acknowledged by all replicas, idempotent.
 pub fn producer(cfg: &KafkaConfig) -> anyhow::Result<DeadLetterProducer> {
-    let mut c = client_config(cfg);
+    let mut c = client_config(cfg, "liveviewer-dead-letters");
     c.set("acks", "all").set("enable.idempotence", "true").set("linger.ms", "5");
-    c.create_with_context(Quiet::default()).context("creating the dead-letter producer")
+    c.create_with_context(KafkaContext::new(cfg)?).context("creating the dead-letter producer")
 }
 
-/// Partitions revoked since the loop last looked.
-#[derive(Default)]
-pub struct GroupContext {
-    revoked: Mutex<HashSet<(String, i32)>>,
-    quiet: Quiet,
-}
-
-impl ClientContext for GroupContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        self.quiet.log(level, fac, message);
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.quiet.error(error, reason);
-    }
-}
-
-impl ConsumerContext for GroupContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance {
-            // Everything processed so far has its offset stored: hand it over committed.
-            if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-                tracing::debug!(error = %e, "commit on revocation (nothing stored is fine)");
-            }
-            let mut revoked = self.revoked.lock().expect("revoked");
-            for e in tpl.elements() {
-                revoked.insert((e.topic().to_owned(), e.partition()));
-            }
-            tracing::info!(partitions = ?tpl.elements().iter().map(|e| e.partition()).collect::<Vec<_>>(), "partitions revoked");
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(tpl) = rebalance {
-            let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-            tracing::info!(partitions = ?parts, "partitions assigned");
-            // A partition assigned again is ours again.
-            let mut revoked = self.revoked.lock().expect("revoked");
-            for e in tpl.elements() {
-                revoked.remove(&(e.topic().to_owned(), e.partition()));
-            }
-        }
-    }
-}
-
-pub type GroupConsumer = StreamConsumer<GroupContext>;
+pub type GroupConsumer = StreamConsumer<KafkaContext>;
 
 pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
-    let mut c = client_config(cfg);
+    let mut c = client_config(cfg, "liveviewer");
     c.set("group.id", &cfg.group_id)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("partition.assignment.strategy", "cooperative-sticky")
-        .set("session.timeout.ms", "10000")
-        // librdkafka's default lets a fetch wait 500 ms for data; a broker that does not answer
-        // early when data arrives (tansu) then adds up to that to every event's latency.
-        .set("fetch.wait.max.ms", "50");
+        .set("session.timeout.ms", "10000");
     if let Some(id) = &cfg.instance_id {
         c.set("group.instance.id", id);
     }
+    // The operator's own properties win.
     for (k, v) in &cfg.properties {
         c.set(k, v);
     }
-    let consumer: GroupConsumer = c.create_with_context(GroupContext::default()).context("creating the Kafka consumer")?;
+    let consumer: GroupConsumer = c.create_with_context(KafkaContext::new(cfg)?).context("creating the Kafka consumer")?;
     consumer.subscribe(&[&cfg.topic]).with_context(|| format!("subscribing to {}", cfg.topic))?;
     Ok(Arc::new(consumer))
 }
@@ -269,44 +179,6 @@ fn next_offsets(batch: &[Message]) -> BTreeMap<(String, i32), i64> {
         }
     }
     out
-}
-
-/// Rejoins the group when this member has held no partition for 15 s although the group
-/// has fewer members than the topic has partitions: a coordinator that dropped a dead member
-/// without starting a new generation would otherwise leave partitions unowned for good.
-pub async fn watch_assignment(consumer: Arc<GroupConsumer>, topic: String, group: String) {
-    let mut empty_since: Option<std::time::Instant> = None;
-    loop {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let c = consumer.clone();
-        let (t, group) = (topic.clone(), group.clone());
-        let stuck = tokio::task::spawn_blocking(move || -> Option<bool> {
-            if c.assignment().ok()?.count() > 0 {
-                return Some(false);
-            }
-            let metadata = c.fetch_metadata(Some(&t), Duration::from_secs(3)).ok()?;
-            let partitions = metadata.topics().first()?.partitions().len();
-            let groups = c.fetch_group_list(Some(&group), Duration::from_secs(3)).ok()?;
-            let members = groups.groups().first().map_or(0, |g| g.members().len());
-            Some(partitions > 0 && members < partitions)
-        })
-        .await
-        .ok()
-        .flatten();
-        match (stuck, empty_since) {
-            (Some(true), None) => empty_since = Some(std::time::Instant::now()),
-            (Some(true), Some(since)) if since.elapsed() > Duration::from_secs(15) => {
-                tracing::warn!("no partitions for 15 s while some are unowned; rejoining the group");
-                consumer.unsubscribe();
-                if let Err(e) = consumer.subscribe(&[&topic]) {
-                    tracing::warn!(error = %e, "rejoining the group");
-                }
-                empty_since = None;
-            }
-            (Some(false), _) => empty_since = None,
-            _ => {}
-        }
-    }
 }
 
 /// Measures how far behind the end of the topic this member is, every few seconds.

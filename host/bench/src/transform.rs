@@ -2,8 +2,8 @@
 //! transform.wasm in the host's runtime, at several batch sizes, on one thread (so: per core).
 
 use super::{BenchResult, Figure, Options};
-use crate::module::{Limits, Module, NativeTransform, Transform, BUILTIN_WASM};
-use crate::simulator::Simulator;
+use liveviewer::module::{Limits, Module, NativeTransform, Transform, BUILTIN_WASM};
+use liveviewer::simulator::Simulator;
 use std::time::{Duration, Instant};
 
 /// Where the wasm path's time goes, per event, at `batch`: the module call alone (framing,
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// crossed the same boundary).
 fn breakdown(events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> anyhow::Result<Vec<Figure>> {
     let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-    let limits = crate::module::OutputLimits::default();
+    let limits = liveviewer::module::OutputLimits::default();
     let manifest = extism::Manifest::new([extism::Wasm::data(BUILTIN_WASM.to_vec())]);
     let mut plugin = extism::Plugin::new(manifest, [], false)?;
     let outputs: Vec<Vec<u8>> = refs
@@ -40,7 +40,7 @@ fn breakdown(events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> an
         })?);
         decode.push(per_event(&mut || {
             for (o, c) in outputs.iter().zip(refs.chunks(batch)) {
-                crate::module::output::decode(o, c.len(), &limits)?;
+                liveviewer::module::output::decode(o, c.len(), &limits)?;
             }
             Ok(())
         })?);
@@ -48,7 +48,7 @@ fn breakdown(events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> an
             for c in refs.chunks(batch) {
                 let out = logic.transform_batch(c)?;
                 let json = serde_json::to_vec(&out)?;
-                crate::module::output::decode(&json, c.len(), &limits)?;
+                liveviewer::module::output::decode(&json, c.len(), &limits)?;
             }
             Ok(())
         })?);

@@ -1,9 +1,7 @@
 //! Modules made in the test suite: variants of the real plugin (a crate copied and edited,
 //! built for wasm) and small hand-written ones in WebAssembly text, for each way a module can
 //! misbehave.
-#![allow(dead_code)]
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 /// How a variant differs from plugin/.
@@ -28,7 +26,7 @@ impl Mutation {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    crate::workload::repo_root()
 }
 
 /// A target directory shared by every variant, so their dependencies build once.

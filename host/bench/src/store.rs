@@ -2,12 +2,12 @@
 //! events per second with realistic load (10 000 viewers pinging every 2 s), with one write
 //! per event (batches of one) and with the writes of a batch coalesced per viewer.
 
-use super::services::Moto;
+use liveviewer_testkit::Moto;
 use super::{BenchResult, Figure, Options};
-use crate::simulator::Simulator;
+use liveviewer::simulator::Simulator;
 use std::process::Command;
 
-fn replay(o: &Options, dir: &std::path::Path, moto: &Moto, file: &std::path::Path, batch: usize, tables: &str) -> anyhow::Result<(f64, f64, f64)> {
+fn replay(dir: &std::path::Path, moto: &Moto, file: &std::path::Path, batch: usize, tables: &str) -> anyhow::Result<(f64, f64, f64)> {
     let config = dir.join(format!("{tables}.toml"));
     std::fs::write(
         &config,
@@ -17,7 +17,7 @@ fn replay(o: &Options, dir: &std::path::Path, moto: &Moto, file: &std::path::Pat
             moto.endpoint
         ),
     )?;
-    let out = Command::new(&o.bin)
+    let out = Command::new(liveviewer_testkit::bin())
         .args(["replay", "--config", config.to_str().unwrap(), file.to_str().unwrap()])
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
@@ -36,7 +36,7 @@ pub async fn run(o: Options) -> BenchResult {
 }
 
 fn run_blocking(o: &Options) -> BenchResult {
-    let moto = Moto::start()?;
+    let moto = Moto::start();
     let dir = tempfile::tempdir()?;
     let (viewers, warm, many, few) = if o.smoke { (200, 1_000, 2_000, 300) } else { (10_000, 40_000, 20_000, 2_000) };
     // Steady state, not the arrival of 10k viewers (page views and `ready` events first): the
@@ -58,7 +58,7 @@ fn run_blocking(o: &Options) -> BenchResult {
     for (label, batch, file) in configs {
         let (mut rates, mut per_event) = (Vec::new(), Vec::new());
         for r in 0..runs {
-            let (rate, writes, _) = replay(o, dir.path(), &moto, file, batch, &format!("b{batch}r{r}"))?;
+            let (rate, writes, _) = replay(dir.path(), &moto, file, batch, &format!("b{batch}r{r}"))?;
             rates.push(rate);
             per_event.push(writes);
         }

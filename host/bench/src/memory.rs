@@ -1,7 +1,6 @@
 //! Resident memory per tracked viewer: a host (embedded store) takes one event from each of N
 //! viewers through Snowbridge's HTTP target; its resident memory before and after, over N.
 
-use super::services::{rss_bytes, HostProc};
 use super::{BenchResult, Figure, Options};
 
 fn event(i: usize, template: &str) -> String {
@@ -18,20 +17,19 @@ pub async fn run(o: Options) -> BenchResult {
     let mut figures = Vec::new();
     for n in counts {
         let dir = tempfile::tempdir()?;
-        let host = HostProc::start(
-            &o.bin,
+        let host = liveviewer_testkit::Host::start(
             &["demo", "--listen", "127.0.0.1:0", "--viewers", "0", "--data-dir", dir.path().to_str().unwrap()],
             &[("LIVEVIEWER__HTTP__MAX_BODY_BYTES", "67108864")],
-        )?;
+        );
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        let before = rss_bytes(host.pid());
+        let before = host.proc.rss_bytes();
         let client = reqwest::Client::new();
         for start in (0..n).step_by(5_000) {
             let batch: Vec<String> = (start..(start + 5_000).min(n)).map(|i| event(i, &play)).collect();
             let r = client.post(format!("{}ingest/snowbridge", host.url)).json(&batch).send().await?;
             anyhow::ensure!(r.status().is_success(), "ingest answered {}", r.status());
         }
-        let after = rss_bytes(host.pid());
+        let after = host.proc.rss_bytes();
         let per = (after.saturating_sub(before)) as f64 / n as f64;
         figures.push(Figure::new("memory", format!("resident memory per tracked viewer at {n} viewers"), "bytes", vec![per]).goal("<= 2048 bytes", per <= 2048.0));
         figures.push(Figure::new("memory", format!("resident memory with {n} viewers"), "MiB", vec![after as f64 / 1048576.0]));

@@ -15,7 +15,7 @@ fn unmet(f: Option<&Figure>) -> bool {
 
 pub fn analysis(figures: &[Figure]) -> Vec<String> {
     let mut out = Vec::new();
-    let default_batch = crate::module::Limits::default().max_batch;
+    let default_batch = liveviewer::module::Limits::default().max_batch;
     let wasm = find(figures, "transform", &format!("wasm, batch {default_batch}"));
     let native = find(figures, "transform", &format!("native, batch {default_batch}"));
     if unmet(wasm) {

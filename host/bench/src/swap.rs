@@ -4,14 +4,14 @@
 //! never swapped: no event lost or applied twice.
 
 use super::{median_spread, percentile, BenchResult, Figure, Options};
-use crate::app::App;
-use crate::config::Config;
-use crate::lifecycle::candidate::Mode;
-use crate::module::BUILTIN_WASM;
-use crate::profile::render;
-use crate::simulator::Simulator;
-use crate::source::{Message, Origin};
-use crate::store::Scan;
+use liveviewer::app::App;
+use liveviewer::config::Config;
+use liveviewer::lifecycle::candidate::Mode;
+use liveviewer::module::BUILTIN_WASM;
+use liveviewer::profile::render;
+use liveviewer::simulator::Simulator;
+use liveviewer::source::{Message, Origin};
+use liveviewer::store::Scan;
 use std::time::Instant;
 
 /// The built-in module with a custom section appended: the same logic, another version.
@@ -47,7 +47,7 @@ fn batches(n: usize, size: usize) -> Vec<Vec<Message>> {
 }
 
 async fn profiles(app: &App) -> anyhow::Result<Vec<serde_json::Value>> {
-    let ctx = crate::profile::RenderContext { now_ms: 0, active_window_ms: 1 };
+    let ctx = liveviewer::profile::RenderContext { now_ms: 0, active_window_ms: 1 };
     let mut states = app.store.scan(Scan::All).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     states.sort_by(|a, b| a.viewer_id.cmp(&b.viewer_id));
     Ok(states

@@ -1,10 +1,11 @@
-//! The pipeline against the local Kafka-protocol broker: throughput of the host consuming into
-//! the embedded store against a bare consumer that only counts; and latency from a produced
-//! event to its profile on the push channel, at fixed rates.
+//! The pipeline against Apache Kafka on loopback: throughput of the host consuming into the
+//! embedded store against a bare consumer of the same topic that only counts; and latency from
+//! a produced event to its profile on the push channel, at fixed rates.
 
-use super::services::{free_port, Broker, HostProc};
+use liveviewer_testkit::kafka::{send, Codec};
+use liveviewer_testkit::{free_port, wait_until, Host, Kafka};
 use super::{percentile, BenchResult, Figure, Options};
-use crate::simulator::Simulator;
+use liveviewer::simulator::Simulator;
 use futures::StreamExt;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -13,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn host_config(dir: &std::path::Path, broker: &Broker, topic: &str, group: &str) -> anyhow::Result<std::path::PathBuf> {
+fn host_config(dir: &std::path::Path, broker: &Kafka, topic: &str, group: &str) -> anyhow::Result<std::path::PathBuf> {
     let path = dir.join(format!("{group}.toml"));
     std::fs::write(
         &path,
@@ -38,12 +39,17 @@ fn simulated(n: u64, viewers: usize) -> impl Iterator<Item = (String, Vec<u8>)> 
 pub async fn throughput(o: Options) -> BenchResult {
     let n: u64 = if o.smoke { 5_000 } else { 1_000_000 };
     let runs = if o.smoke { 1 } else { 3 };
-    let broker = Broker::start()?;
-    broker.create_topic("bench", 4)?;
-    broker.create_topic("bench.dead-letter", 1)?;
+    let broker = Kafka::start();
+    broker.create_topic("bench", 4);
+    broker.create_topic("bench.dead-letter", 1);
     let produce_started = Instant::now();
     let addr = broker.addr.clone();
-    tokio::task::spawn_blocking(move || super::services::produce(&addr, "bench", simulated(n, 5_000))).await??;
+    // As Snowbridge produces: keyed by viewer, batched, lz4.
+    tokio::task::spawn_blocking(move || {
+        let events: Vec<(String, Vec<u8>)> = simulated(n, 5_000).collect();
+        liveviewer_testkit::kafka::produce_to(&addr, "bench", events.iter().map(|(k, v)| (k.as_str(), v.as_slice())), Codec::Lz4, 10)
+    })
+    .await?;
     let produce_s = produce_started.elapsed().as_secs_f64();
     let dir = tempfile::tempdir()?;
     let (mut bare, mut host) = (Vec::new(), Vec::new());
@@ -73,12 +79,12 @@ pub async fn throughput(o: Options) -> BenchResult {
         // The host: everything a real deployment does, into the embedded store.
         let group = format!("host-{run}");
         let config = host_config(dir.path(), &broker, "bench", &group)?;
-        let h = HostProc::start(&o.bin, &["run", "--config", config.to_str().unwrap()], &[])?;
+        let h = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", "warn")]);
         let warm = (n / 100).max(1) as i64;
         let b = &broker;
-        super::services::wait_for("the host to start consuming", Duration::from_secs(120), || b.committed(&group, "bench", 4) >= warm)?;
-        let (t0, c0) = (Instant::now(), broker.committed(&group, "bench", 4));
-        super::services::wait_for("the host to consume the topic", Duration::from_secs(1800), || b.committed(&group, "bench", 4) >= n as i64)?;
+        wait_until("the host to start consuming", Duration::from_secs(120), || b.committed_total(&group, "bench", 4) >= warm);
+        let (t0, c0) = (Instant::now(), broker.committed_total(&group, "bench", 4));
+        wait_until("the host to consume the topic", Duration::from_secs(1800), || b.committed_total(&group, "bench", 4) >= n as i64);
         host.push((n as i64 - c0) as f64 / t0.elapsed().as_secs_f64());
         drop(h);
     }
@@ -90,7 +96,7 @@ pub async fn throughput(o: Options) -> BenchResult {
     Ok((
         vec![bare_fig, host_fig],
         vec![format!(
-            "pipeline: {n} simulated events (5000 viewers) on a 4-partition topic of the tansu broker (produced in {produce_s:.0} s, not measured); the host's rate is measured from 1% to 100% of committed offsets, so start-up is not counted."
+            "pipeline: {n} simulated events (5000 viewers) on a 4-partition topic of Apache Kafka (one KRaft node on loopback; produced keyed by viewer, lz4, in batches) (produced in {produce_s:.0} s, not measured); the host's rate is measured from 1% to 100% of committed offsets, so start-up is not counted."
         )],
     ))
 }
@@ -100,7 +106,7 @@ pub async fn throughput(o: Options) -> BenchResult {
 type Sent = Arc<Mutex<HashMap<String, VecDeque<(i64, Instant)>>>>;
 
 fn restamp(line: &str, ms: i64) -> String {
-    let t = crate::simulator::tsv::tsv_time(ms);
+    let t = liveviewer::simulator::tsv::tsv_time(ms);
     let mut f: Vec<&str> = line.split('\t').collect();
     for i in [3, 4, 119, 124] {
         f[i] = &t;
@@ -109,12 +115,12 @@ fn restamp(line: &str, ms: i64) -> String {
 }
 
 pub async fn latency(o: Options) -> BenchResult {
-    let broker = Broker::start()?;
-    broker.create_topic("latency", 4)?;
-    broker.create_topic("latency.dead-letter", 1)?;
+    let broker = Kafka::start();
+    broker.create_topic("latency", 4);
+    broker.create_topic("latency.dead-letter", 1);
     let dir = tempfile::tempdir()?;
     let config = host_config(dir.path(), &broker, "latency", "latency")?;
-    let host = HostProc::start(&o.bin, &["run", "--config", config.to_str().unwrap()], &[])?;
+    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", "warn")]);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rates: Vec<u64> = if o.smoke { vec![200] } else { vec![1_000, 10_000] };
     let secs = if o.smoke { 2 } else { 15 };
@@ -172,13 +178,13 @@ pub async fn latency(o: Options) -> BenchResult {
                 }
                 let e = sim.next_event();
                 // Strictly increasing stamps, so that "visible" is well defined per viewer.
-                let ms = crate::live::wall_ms().max(last_ms + 1);
+                let ms = liveviewer::live::wall_ms().max(last_ms + 1);
                 last_ms = ms;
                 let line = restamp(&e.line, ms);
                 if line.split('\t').nth(125) == Some("com.snowplowanalytics.snowplow.media") {
                     s.lock().unwrap().entry(e.viewer.clone()).or_default().push_back((ms, Instant::now()));
                 }
-                super::services::send(&p, BaseRecord::to("latency").key(&e.viewer).payload(&line), Duration::from_micros(100));
+                send(&p, BaseRecord::to("latency").key(&e.viewer).payload(&line));
                 n += 1;
             }
             p.flush(Duration::from_secs(30))?;

@@ -1,12 +1,13 @@
 //! Benchmarks: figures as ratios against a reference measured in the same run on the same
 //! machine (absolute times on a shared machine are noise), each the median of several runs
-//! with its spread. `liveviewer bench` writes BENCHMARKS.md and benchmarks.json; `--smoke`
+//! with its spread. `liveviewer-bench` writes BENCHMARKS.md and benchmarks.json; `--smoke`
 //! runs every benchmark at tiny sizes so they keep compiling and running in the test suite.
+//! The services they run against (Apache Kafka, moto) and the release host binary come from
+//! the test kit, the same as the black-box tests'.
 
 mod analysis;
 mod memory;
 mod pipeline;
-mod services;
 mod store;
 mod swap;
 mod transform;
@@ -22,8 +23,6 @@ pub struct Options {
     pub out: PathBuf,
     /// Only these benchmarks (by name); all when empty.
     pub only: Vec<String>,
-    /// The release binary the process benchmarks start.
-    pub bin: PathBuf,
 }
 
 /// One line of the table.
@@ -153,7 +152,9 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         }
         eprintln!("bench: {name} ...");
         let t = Instant::now();
-        match bench(opts.clone()).await {
+        // A panic in a benchmark (a service that would not start) fails that benchmark only.
+        let outcome = tokio::spawn(bench(opts.clone())).await.unwrap_or_else(|e| Err(anyhow::anyhow!("panicked: {e}")));
+        match outcome {
             Ok((f, n)) => {
                 for fig in &f {
                     eprintln!("  {:<48} {:>14.2} {}{}", fig.name, fig.value, fig.unit, fig.ratio.map(|r| format!("  (ratio {r:.2})")).unwrap_or_default());
@@ -170,7 +171,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         eprintln!("  ({:.0} s)", t.elapsed().as_secs_f64());
     }
     let report = Report {
-        generated_at: liveviewer_wire::time::format_millis(crate::live::wall_ms()),
+        generated_at: liveviewer_wire::time::format_millis(liveviewer::live::wall_ms()),
         seconds: started.elapsed().as_secs_f64(),
         smoke: opts.smoke,
         machine: Machine { cores: std::thread::available_parallelism().map_or(1, |n| n.get()), load_before, load_after: loadavg(), cpu: cpu_model() },

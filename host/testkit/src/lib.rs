@@ -1,0 +1,20 @@
+//! What the black-box tests and the benchmarks run against, all real and on loopback: Apache
+//! Kafka ([`kafka`], with TLS and SASL where asked, [`tls`]), DynamoDB-API servers
+//! ([`dynamo`]), and the `liveviewer` binary itself ([`host`]); the events they feed it
+//! ([`workload`]) and modules that misbehave ([`modules`]). Every process dies with its handle.
+//! The tools come from `scripts/setup.sh`, by `LIVEVIEWER_*` variables; without them a test
+//! fails saying so, it is never skipped.
+
+pub mod dynamo;
+pub mod host;
+pub mod kafka;
+pub mod modules;
+pub mod process;
+pub mod tls;
+pub mod workload;
+
+pub use dynamo::{Dynalite, Moto};
+pub use host::{admin, assert_same_profiles, aws_env, bin, cli, cli_output, http_get, profiles, replayed_profiles, write_config, Host};
+pub use kafka::{Codec, Kafka};
+pub use process::{free_port, serial, try_wait_until, wait_until, Proc};
+pub use workload::{events_file, fixture_lines, viewer_key, workload};
