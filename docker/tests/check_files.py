@@ -364,6 +364,17 @@ def check_compose() -> dict[str, dict]:
             problem(f"compose: service {needed!r} is missing")
 
     check_tokens(files)
+    # The Snowbridge image of deploy/aws/ (the same config and script, copied in).
+    sb_dockerfile = DOCKER / "snowbridge" / "Dockerfile"
+    for ref in base_images(sb_dockerfile):
+        check_image_ref(f"{rel(sb_dockerfile)} (FROM)", ref)
+        if ref != services.get("snowbridge", (None, {}))[1].get("image"):
+            problem(f"{rel(sb_dockerfile)}: FROM {ref}, but compose runs {services.get('snowbridge', (None, {}))[1].get('image')}")
+    for line in sb_dockerfile.read_text().splitlines():
+        if line.startswith("COPY "):
+            for name in line.split()[1:-1]:
+                if not (sb_dockerfile.parent / name).is_file():
+                    problem(f"{rel(sb_dockerfile)}: copies {name}, which does not exist")
     print(f"compose: {len(files)} files, {len(services)} services, "
           f"{len(published)} published ports ({', '.join(str(p[0][1]) for p in published)})")
     return {name: svc for name, (_, svc) in services.items()}
