@@ -3,8 +3,9 @@
 test-vectors/fixtures/, with hand-written expectations.
 
 Events are real fixture lines, or fixture lines changed in one named way (another event name,
-a missing entity, a wrong type...). Expected outcomes and profiles are written out here by
-hand from what the events say; nothing is computed by the code under test.
+a missing entity, a wrong type...), or mobile events built field by field the way enrich writes
+what the mobile trackers send. Expected outcomes and profiles are written out here by hand from
+what the events say; nothing is computed by the code under test.
 
 Run from the repository root: python3 scripts/gen-test-vectors.py
 """
