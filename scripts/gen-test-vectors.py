@@ -3,8 +3,9 @@
 test-vectors/fixtures/, with hand-written expectations.
 
 Events are real fixture lines, or fixture lines changed in one named way (another event name,
-a missing entity, a wrong type...). Expected outcomes and profiles are written out here by
-hand from what the events say; nothing is computed by the code under test.
+a missing entity, a wrong type...), or mobile events built field by field the way enrich writes
+what the mobile trackers send. Expected outcomes and profiles are written out here by hand from
+what the events say; nothing is computed by the code under test.
 
 Run from the repository root: python3 scripts/gen-test-vectors.py
 """
@@ -481,8 +482,8 @@ reject("reject-entity-bad-schema-uri", "An entity whose schema URI is not an Igl
 f = media_event("play_event", player=PLAYING)
 f[IDX["domain_userid"]] = ""
 f[IDX["network_userid"]] = ""
-reject("reject-no-viewer", "No user_id, domain_userid or network_userid.", line(f),
-       "no viewer id: user_id, domain_userid and network_userid are all empty")
+reject("reject-no-viewer", "No user_id, domain_userid, client_session entity or network_userid.", line(f),
+       "no viewer id: user_id, domain_userid, client_session.userId and network_userid are all empty or anonymous")
 f = media_event("play_event", player=PLAYING)
 f[IDX["user_id"]] = "u" * 1025
 reject("reject-viewer-too-long", "A user_id longer than a key may be.", line(f), "viewer id is longer than 1024 bytes")
@@ -650,6 +651,169 @@ nx = [media_event("ad_start_event", at="2024-11-16 13:40:00.000", player=PAUSED,
 case("next-ad-resets-marks", "The next ad in the pod starts unclicked at quartile 0.",
      [line(x) for x in nx], None,
      {VIEWER: {"ad": {"ad_id": "a2", "name": "Second", "clicked": False, "quartile": 0}}}, ["reverse", "shuffle"])
+
+# --- 7. mobile viewers -----------------------------------------------------------------
+#
+# Events as the Snowplow mobile trackers (Android and iOS 6.x, media tracking with the same v2
+# schemas) send them through the collector and enrich: platform "mob", no domain_userid, no page
+# or browser fields, and the mobile entities: client_session (userId = the installation id the
+# tracker keeps for the life of the app installation), mobile_context, application and screen.
+# network_userid is the collector's cookie, which an app's cookie store may lose between runs.
+# Built field by field, not from the browser fixture, so nothing of the web shape is left.
+
+INSTALL_ANDROID = "4b1f2c3e-9a8d-4e7f-b6a5-0c1d2e3f4a5b"
+INSTALL_IOS = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+MOBILE_SESSION = "m-5f1e2d3c"
+ANON = "00000000-0000-0000-0000-000000000000"
+DEVICES = {
+    "android": {
+        "v_tracker": "andr-6.2.0", "name_tracker": "appTracker",
+        "useragent": "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP2A.240905.003)",
+        "screen": (1080, 2400), "player_type": "com.google.android.exoplayer2",
+        "mobile_context": {"osType": "android", "osVersion": "14", "deviceManufacturer": "Google",
+                           "deviceModel": "Pixel 8", "carrier": "Vodafone", "networkType": "wifi",
+                           "batteryLevel": 81, "batteryState": "unplugged"},
+        "install": INSTALL_ANDROID, "storage": "LOCAL_STORAGE",
+    },
+    "ios": {
+        "v_tracker": "ios-6.2.0", "name_tracker": "appTracker",
+        "useragent": "LiveTV/412 CFNetwork/1496.0.7 Darwin/23.5.0",
+        "screen": (1179, 2556), "player_type": "com.apple.avplayer",
+        "mobile_context": {"osType": "ios", "osVersion": "17.5.1", "deviceManufacturer": "Apple Inc.",
+                           "deviceModel": "iPhone15,4", "carrier": "EE", "networkType": "mobile",
+                           "networkTechnology": "CTRadioAccessTechnologyNR",
+                           "appleIdfv": "6F1C7D52-3A0B-4C8E-9D1F-2B3A4C5D6E7F"},
+        "install": INSTALL_IOS, "storage": "LOCAL_STORAGE",
+    },
+}
+
+
+def plus(t, ms):
+    """A TSV time moved by ms milliseconds."""
+    from datetime import datetime, timedelta
+    d = datetime.strptime(t, "%Y-%m-%d %H:%M:%S.%f") + timedelta(milliseconds=ms)
+    return d.strftime("%Y-%m-%d %H:%M:%S.") + f"{d.microsecond // 1000:03d}"
+
+
+def mobile_event(device, name, at, player, session, data=None, network="a1b2c3d4-0000-4000-8000-00000000aa01",
+                 user_id="", install=None, session_index=3, event_index=1):
+    """A media event from a mobile app, as enrich writes it. `at` is the device's creation time;
+    the tracker sends it 2 s later (batched) and the collector stamps it 150 ms after that, so
+    enrich derives derived_tstamp = at + 150 ms (the clock skew it corrects for)."""
+    d = DEVICES[device]
+    f = [""] * 131
+    sent, collected = plus(at, 2000), plus(at, 2150)
+    f[IDX["app_id"]] = "livetv-" + device
+    f[IDX["platform"]] = "mob"
+    f[IDX["etl_tstamp"]] = plus(at, 2400)
+    f[IDX["collector_tstamp"]] = collected
+    f[IDX["dvce_created_tstamp"]] = at
+    f[IDX["dvce_sent_tstamp"]] = sent
+    f[IDX["derived_tstamp"]] = plus(at, 150)
+    f[IDX["event_id"]] = fresh_id()
+    f[IDX["name_tracker"]] = d["name_tracker"]
+    f[IDX["v_tracker"]] = d["v_tracker"]
+    f[IDX["v_collector"]] = "ssc-3.4.0-kafka"
+    f[IDX["v_etl"]] = "snowplow-enrich-kafka-6.10.0"
+    f[IDX["user_id"]] = user_id
+    f[IDX["user_ipaddress"]] = "203.0.113.24"
+    f[IDX["network_userid"]] = network
+    f[IDX["useragent"]] = d["useragent"]
+    f[IDX["br_lang"]] = "en-GB"
+    f[IDX["os_timezone"]] = "Europe/London"
+    f[IDX["dvce_screenwidth"]], f[IDX["dvce_screenheight"]] = (str(x) for x in d["screen"])
+    set_event(f, name, data)
+    f[IDX["event_format"]] = "jsonschema"
+    f[IDX["event_version"]] = "1-0-0"
+    install = d["install"] if install is None else install
+    client_session = {"userId": install, "sessionId": MOBILE_SESSION + "-" + device, "sessionIndex": session_index,
+                      "previousSessionId": None if install == ANON else "m-4e0d1c2b-" + device,
+                      "storageMechanism": d["storage"], "eventIndex": event_index,
+                      "firstEventId": "00000000-0000-4000-8000-00000000f001",
+                      "firstEventTimestamp": "2024-11-16T13:49:58.000Z"}
+    player = dict({"duration": 1800, "livestream": False, "label": "Match highlights", "mediaType": "video",
+                   "muted": False, "playbackRate": 1, "playerType": d["player_type"], "volume": 100}, **player)
+    set_contexts(f, [
+        {"schema": "iglu:com.snowplowanalytics.snowplow/media_player/jsonschema/2-0-0", "data": player},
+        {"schema": "iglu:com.snowplowanalytics.snowplow.media/session/jsonschema/1-0-0",
+         "data": dict({"mediaSessionId": "ms-" + device, "startedAt": "2024-11-16T13:50:00.000Z", "pingInterval": 30},
+                      **session)},
+        {"schema": "iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2", "data": client_session},
+        {"schema": "iglu:com.snowplowanalytics.snowplow/mobile_context/jsonschema/1-0-3", "data": d["mobile_context"]},
+        {"schema": "iglu:com.snowplowanalytics.mobile/application/jsonschema/1-0-0",
+         "data": {"build": "412", "version": "4.12.0"}},
+        {"schema": "iglu:com.snowplowanalytics.mobile/screen/jsonschema/1-0-0",
+         "data": {"name": "Player", "id": "5d6e7f80-1a2b-4c3d-9e8f-0a1b2c3d4e5f", "type": "fullscreen",
+                  **({"activity": "PlayerActivity"} if device == "android" else {"viewController": "PlayerViewController"})}},
+    ])
+    return f
+
+
+M0 = "2024-11-16 13:50:00.000"
+android = [
+    mobile_event("android", "ready_event", M0, {"currentTime": 0, "paused": True, "ended": False}, {},
+                 event_index=1),
+    mobile_event("android", "play_event", "2024-11-16 13:50:01.000", {"currentTime": 0, "paused": False, "ended": False},
+                 {}, event_index=2),
+    mobile_event("android", "ping_event", "2024-11-16 13:50:31.000", {"currentTime": 30, "paused": False, "ended": False},
+                 {"timePlayed": 30, "contentWatched": 30}, event_index=3,
+                 network="a1b2c3d4-0000-4000-8000-00000000aa02"),
+    mobile_event("android", "pause_event", "2024-11-16 13:50:43.500", {"currentTime": 42.5, "paused": True, "ended": False},
+                 {"timePlayed": 42.5, "contentWatched": 43}, event_index=4,
+                 network="a1b2c3d4-0000-4000-8000-00000000aa03"),
+]
+case("mobile-android-session",
+     "An Android app's media session (ready, play, ping, pause): no domain_userid, and network_userid changes "
+     "as the app's cookie store is reset; every event is keyed by the client_session entity's userId, the "
+     "installation id, so it is one viewer.",
+     [line(x) for x in android],
+     [{"apply": {"viewer": INSTALL_ANDROID, "event": e}} for e in ("ready_event", "play_event", "ping_event", "pause_event")],
+     {INSTALL_ANDROID: {"viewer_id": INSTALL_ANDROID, "status": "PAUSED_VIDEO", "status_at": "2024-11-16T13:50:43.650Z",
+                        "first_seen": "2024-11-16T13:50:00.150Z", "last_seen": "2024-11-16T13:50:43.650Z",
+                        "media": {"label": "Match highlights", "player_type": "com.google.android.exoplayer2",
+                                  "current_time": 42.5, "duration": 1800, "percent": 2.36, "livestream": False},
+                        "session": {"session_id": "ms-android", "time_played": 42.5, "content_watched": 43},
+                        "last_event": "pause_event"}},
+     ["reverse", "shuffle", "duplicate"])
+ios_play = mobile_event("ios", "play_event", M0, {"currentTime": 12, "paused": False, "ended": False},
+                        {"timePlayed": 0})
+case("mobile-ios-both-forms",
+     "An iOS app's play event as enriched TSV and in Snowbridge's JSON form (contexts_..._client_session_1): "
+     "both keyed by the installation id.",
+     [line(ios_play), {"json": to_json(ios_play)}],
+     [{"apply": {"viewer": INSTALL_IOS, "event": "play_event"}}] * 2,
+     {INSTALL_IOS: {"status": "WATCHING_VIDEO", "media": {"player_type": "com.apple.avplayer", "current_time": 12}}})
+web = media_event("play_event", at="2024-11-16 13:40:00.000", player=PLAYING)
+web[IDX["user_id"]] = "alice@example.com"
+phone = mobile_event("android", "pause_event", "2024-11-16 13:55:00.000",
+                     {"currentTime": 300, "paused": True, "ended": False}, {"timePlayed": 300},
+                     user_id="alice@example.com")
+case("mobile-logged-in-across-devices",
+     "A logged-in viewer on the web (domain_userid set) and then in the Android app (installation id set): "
+     "user_id comes first in both, so both devices update one profile.",
+     [line(web), line(phone)],
+     [{"apply": {"viewer": "alice@example.com"}}, {"apply": {"viewer": "alice@example.com"}}],
+     {"alice@example.com": {"status": "PAUSED_VIDEO", "status_at": "2024-11-16T13:55:00.150Z",
+                            "first_seen": "2024-11-16T13:40:00.000Z",
+                            "media": {"label": "Match highlights", "current_time": 300}}},
+     ["reverse"])
+anon = mobile_event("ios", "play_event", M0, {"currentTime": 5, "paused": False, "ended": False}, {}, install=ANON,
+                    network="a1b2c3d4-0000-4000-8000-00000000bb01")
+case("mobile-user-anonymisation",
+     "The tracker's user anonymisation writes the nil UUID as client_session.userId; that is no viewer (every "
+     "anonymous app user would be one), so the collector's network_userid keys the event.",
+     [line(anon)], [{"apply": {"viewer": "a1b2c3d4-0000-4000-8000-00000000bb01"}}])
+both = mobile_event("ios", "play_event", M0, {"currentTime": 5, "paused": False, "ended": False}, {}, install=ANON,
+                    network=ANON)
+reject("reject-mobile-fully-anonymous",
+       "User anonymisation in the tracker and the SP-Anonymous header at the collector (network_userid is the nil "
+       "UUID too): no viewer id.", line(both),
+       "no viewer id: user_id, domain_userid, client_session.userId and network_userid are all empty or anonymous")
+bad = mobile_event("android", "play_event", M0, {"currentTime": 5, "paused": False, "ended": False}, {})
+change_entity(bad, "client_session", userId=42)
+reject("reject-mobile-client-session-bad-user-id",
+       "A client_session whose userId is a number (the schema says a UUID string), needed as the key.", line(bad),
+       "client_session: invalid type: integer `42`, expected a string")
 
 # --------------------------------------------------------------------------------- write
 

@@ -45,16 +45,29 @@ fi
 export LIVEVIEWER_KAFKA_LIBS="$KAFKA_LIBS"
 
 # Python tools in a virtualenv: moto (DynamoDB API) and the docker file checks' parsers.
+# Reinstalled when either requirements file changes (the stamp is both, concatenated).
 VENV="$CACHE/venv"
-REQS="$ROOT/scripts/requirements-test.txt"
-if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$REQS" "$VENV/.requirements"; then
+REQS=("$ROOT/scripts/requirements-test.txt" "$ROOT/docker/tests/requirements.txt")
+if [ ! -x "$VENV/bin/python" ] || ! cat "${REQS[@]}" | cmp -s - "$VENV/.requirements"; then
   say "installing Python test tools ($VENV)"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS" -r "$ROOT/docker/tests/requirements.txt"
-  cp "$REQS" "$VENV/.requirements"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "${REQS[0]}" -r "${REQS[1]}"
+  cat "${REQS[@]}" > "$VENV/.requirements"
 fi
 export LIVEVIEWER_MOTO_BIN="$VENV/bin/moto_server"
 export LIVEVIEWER_PYTHON="$VENV/bin/python"
+
+# checkov (the Terraform scan) in a venv of its own: it pins its own fork of the HCL parser
+# under the same module name as python-hcl2, and an old boto3, which would clash with the above.
+CHECKOV_VENV="$CACHE/checkov-venv"
+CHECKOV_REQS="$ROOT/deploy/aws/tests/requirements-checkov.txt"
+if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || ! cmp -s "$CHECKOV_REQS" "$CHECKOV_VENV/.requirements"; then
+  say "installing checkov ($CHECKOV_VENV)"
+  python3 -m venv "$CHECKOV_VENV"
+  "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$CHECKOV_REQS"
+  cp "$CHECKOV_REQS" "$CHECKOV_VENV/.requirements"
+fi
+export LIVEVIEWER_CHECKOV="$CHECKOV_VENV/bin/checkov"
 
 # dynalite: a DynamoDB-API server that keeps its data on disk across restarts.
 DYN="$CACHE/dynalite-$DYNALITE_VERSION"

@@ -26,8 +26,11 @@ tail -1 "$ARTIFACTS/test-vectors.txt"
 step "benchmarks, smoke mode (tiny sizes: they still compile and run)"
 "$CARGO_TARGET_DIR/debug/liveviewer-bench" --smoke --out "$ARTIFACTS/bench-smoke"
 
-step "docker/ files (compose, Snowbridge HCL, configs) without Docker"
+step "docker/ files (compose with Compose's parser, Snowbridge HCL and script, configs) without Docker"
 "$LIVEVIEWER_PYTHON" docker/tests/check_files.py
+
+step "deploy/aws Terraform (HCL, design, checkov) without an AWS account"
+"$LIVEVIEWER_PYTHON" deploy/aws/tests/check_terraform.py --checkov "$LIVEVIEWER_CHECKOV"
 
 step "dashboard in chromium (injected events and the simulator)"
 (cd dashboard && LIVEVIEWER_BIN="$CARGO_TARGET_DIR/debug/liveviewer" LIVEVIEWER_SIMULATOR=1 \

@@ -1,9 +1,16 @@
-# Snowbridge (5.x) for liveviewer, HTTP variant: Kafka -> liveviewer's POST /ingest/snowbridge.
+# Snowbridge (6.x; runs unchanged on 5.x) for liveviewer, HTTP variant: Kafka -> liveviewer's
+# POST /ingest/snowbridge.
 #
 # Use it when the hosts should not read Kafka themselves (no Kafka access from where they run,
 # or a single host): Snowbridge does the consuming and posts batches of media events to a host.
 # In this stack: SNOWBRIDGE_CONFIG=config.http.hcl docker compose -f docker/compose.yaml up
 # (docker/README.md). Everything not commented here is as in config.hcl, which explains it.
+#
+# From the environment (config.hcl lists the Kafka ones): SNOWBRIDGE_KAFKA_BROKERS,
+# SNOWBRIDGE_INPUT_TOPIC, SNOWBRIDGE_FAILURE_TOPIC, SNOWBRIDGE_SCRIPT_PATH, the optional
+# SNOWBRIDGE_KAFKA_TLS / _SASL_USERNAME / _SASL_PASSWORD, and for the target
+# LIVEVIEWER_INGEST_URL (the host's POST /ingest/snowbridge) and LIVEVIEWER_INGEST_TOKEN (its
+# http.ingest_token, at least 16 characters).
 #
 # Trade-offs against the Kafka variant: one Snowbridge posts to one URL, so with several hosts
 # put a load balancer in front and lose the "one viewer, one host" affinity that the Kafka
@@ -12,12 +19,19 @@
 
 source {
   use "kafka" {
-    brokers         = "kafka:9092"
-    topic_name      = "snowplow-enriched-all"
+    brokers         = env.SNOWBRIDGE_KAFKA_BROKERS
+    topic_name      = env.SNOWBRIDGE_INPUT_TOPIC
     # A group of its own: this variant must not share offsets with the Kafka variant's group.
     consumer_name   = "snowbridge-liveviewer-http"
     offsets_initial = -2
     assignor        = "sticky"
+
+    enable_tls     = env("SNOWBRIDGE_KAFKA_TLS") == "true"
+    enable_sasl    = env("SNOWBRIDGE_KAFKA_SASL_USERNAME") != ""
+    sasl_username  = env("SNOWBRIDGE_KAFKA_SASL_USERNAME")
+    sasl_password  = env("SNOWBRIDGE_KAFKA_SASL_PASSWORD")
+    sasl_algorithm = "sha512"
+    sasl_version   = 1
   }
 }
 
@@ -29,10 +43,17 @@ transform {
     filter_action = "keep"
   }
 
+  # The viewer key, as in config.hcl. An HTTP request has no partition, but the script is kept
+  # so that both variants treat the same events the same way: an event without any viewer id
+  # goes to the failure target here too, instead of reaching the host.
+  use "js" {
+    script_path = env.SNOWBRIDGE_SCRIPT_PATH
+    timeout_sec = 5
+  }
+
   # The HTTP target sends JSON only (since Snowbridge 3.0), so the TSV line becomes Snowbridge's
   # JSON event (one object per event, contexts and unstruct_event expanded under their schema
-  # names). The host accepts this form as well as TSV. No spEnrichedSetPk: an HTTP request has
-  # no partition.
+  # names). The host accepts this form as well as TSV.
   use "spEnrichedToJson" {}
 }
 
@@ -40,7 +61,7 @@ target {
   use "http" {
     # Without a template_file, the body of each request is a JSON array of the batch's events:
     # exactly what POST /ingest/snowbridge takes.
-    url          = "http://liveviewer:8686/ingest/snowbridge"
+    url          = env.LIVEVIEWER_INGEST_URL
     content_type = "application/json"
 
     # The host answers 200 only once every event of the batch is durable (applied or
@@ -48,7 +69,7 @@ target {
     request_timeout_in_millis = 10000
 
     # Matches the host's http.ingest_token (LIVEVIEWER__HTTP__INGEST_TOKEN); compose gives both
-    # the same LIVEVIEWER_INGEST_TOKEN. Drop this header if the host has no ingest token.
+    # the same LIVEVIEWER_INGEST_TOKEN.
     headers = {
       Authorization = "Bearer ${env.LIVEVIEWER_INGEST_TOKEN}"
     }
@@ -88,8 +109,15 @@ target {
 
 failure_target {
   use "kafka" {
-    brokers    = "kafka:9092"
-    topic_name = "snowbridge-failed"
+    brokers    = env.SNOWBRIDGE_KAFKA_BROKERS
+    topic_name = env.SNOWBRIDGE_FAILURE_TOPIC
+
+    enable_tls     = env("SNOWBRIDGE_KAFKA_TLS") == "true"
+    enable_sasl    = env("SNOWBRIDGE_KAFKA_SASL_USERNAME") != ""
+    sasl_username  = env("SNOWBRIDGE_KAFKA_SASL_USERNAME")
+    sasl_password  = env("SNOWBRIDGE_KAFKA_SASL_PASSWORD")
+    sasl_algorithm = "sha512"
+    sasl_version   = 1
   }
 }
 

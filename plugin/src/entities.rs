@@ -102,6 +102,16 @@ pub struct AdBreak<'a> {
     pub pod_size: Option<u32>,
 }
 
+/// `iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-*`: only the field the
+/// viewer key reads. The mobile trackers set `userId` to an id made at installation and kept
+/// across sessions; the JavaScript tracker, when it attaches this entity, to its domain_userid.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientSession<'a> {
+    #[serde(borrow)]
+    pub user_id: Option<Str<'a>>,
+}
+
 /// The payload fields of the media events that carry any; unknown fields are ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -56,13 +56,16 @@ pub struct Unstruct<'a> {
     pub data: &'a RawValue,
 }
 
-/// The media entities this logic understands, first of each kind.
+/// The entities this logic understands, first of each kind: the media entities, and the
+/// tracker's `client_session`, whose `userId` identifies a mobile viewer (see
+/// `logic::viewer_of`).
 #[derive(Debug, Default, Clone)]
 pub struct MediaEntities<'a> {
     pub media_player: Option<&'a RawValue>,
     pub session: Option<&'a RawValue>,
     pub ad: Option<&'a RawValue>,
     pub ad_break: Option<&'a RawValue>,
+    pub client_session: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -96,6 +99,7 @@ pub fn entity_slot<'e, 'a>(
         (MEDIA_VENDOR, "session", 1) => Some(&mut entities.session),
         (MEDIA_VENDOR, "ad", 1) => Some(&mut entities.ad),
         (MEDIA_VENDOR, "ad_break", 1) => Some(&mut entities.ad_break),
+        (PLAYER_VENDOR, "client_session", 1) => Some(&mut entities.client_session),
         _ => None,
     }
 }
