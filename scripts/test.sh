@@ -19,6 +19,14 @@ cargo build --workspace --all-targets --locked
 step "Rust tests: unit, vectors (wasm and native), pipeline against Apache Kafka, moto and dynalite"
 cargo test --workspace --locked --no-fail-fast -- --test-threads=2
 
+step "Snowbridge itself in front of the host (Kafka target and HTTP target)"
+if [ -n "${LIVEVIEWER_SNOWBRIDGE_BIN:-}" ]; then
+  cargo test -p liveviewer --test snowbridge --locked -- --ignored --test-threads=1
+else
+  printf 'NOT RUN: %s. The configurations are checked against the fixture instead (docker/tests/check_files.py).\n' \
+    "${LIVEVIEWER_SNOWBRIDGE_UNAVAILABLE:-no Snowbridge binary}"
+fi
+
 step "test vectors through the built module"
 "$CARGO_TARGET_DIR/debug/liveviewer" test-vectors >"$ARTIFACTS/test-vectors.txt"
 tail -1 "$ARTIFACTS/test-vectors.txt"

@@ -1,7 +1,8 @@
 //! What the black-box tests and the benchmarks run against, all real and on loopback: Apache
 //! Kafka ([`kafka`], with TLS and SASL where asked, [`tls`]), DynamoDB-API servers
-//! ([`dynamo`]), and the `liveviewer` binary itself ([`host`]); the events they feed it
-//! ([`workload`]) and modules that misbehave ([`modules`]). Every process dies with its handle.
+//! ([`dynamo`]), Snowbridge ([`snowbridge`]), and the `liveviewer` binary itself ([`host`]);
+//! the events they feed it ([`workload`]) and modules that misbehave ([`modules`]). Every
+//! process dies with its handle.
 //! The tools come from `scripts/setup.sh`, by `LIVEVIEWER_*` variables; without them a test
 //! fails saying so, it is never skipped.
 
@@ -10,6 +11,7 @@ pub mod host;
 pub mod kafka;
 pub mod modules;
 pub mod process;
+pub mod snowbridge;
 pub mod tls;
 pub mod workload;
 
