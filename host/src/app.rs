@@ -10,7 +10,8 @@ use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::module::BUILTIN_WASM;
 use crate::pipeline::Pipeline;
-use crate::store::{DynamoStore, EmbeddedStore, Scan, Store};
+use crate::pipeline::publish::Publisher;
+use crate::store::{DynamoStore, EmbeddedStore, Store};
 use crate::vectors::VectorSet;
 use anyhow::Context;
 use std::sync::Arc;
@@ -50,16 +51,30 @@ impl App {
         );
         let dead_letters = match config.source.kind {
             SourceKind::Kafka => {
-                let producer = crate::source::kafka::producer(&config.source.kafka)?;
+                let producer = crate::kafka::producer(&config.source.kafka, "liveviewer-dead-letters", &[])?;
                 DeadLetterSink::Kafka(Arc::new(KafkaSink::new(producer, config.source.kafka.dead_letter_topic())))
             }
             _ => DeadLetterSink::file(&config.data_dir).map_err(|e| anyhow::anyhow!("{e}"))?,
         };
         let live = Live::new(config.active.window_s, config.active.clock, config.pipeline.max_tracked_viewers);
-        if let Store::Embedded(_) = store {
-            // This host is the embedded store's only writer: its index knows every viewer.
-            let states = store.scan(Scan::All).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            live.seed(&states);
+        // Where merged profiles are published: a serving Kafka host publishes to the
+        // changelog, which every host (itself included) reads into its view; otherwise this
+        // process's view is the only one.
+        let publisher = if serving && config.source.kind == SourceKind::Kafka {
+            let changelog = crate::changelog::ChangelogPublisher::new(&config.source.kafka)?;
+            Publisher::Changelog { changelog: Arc::new(changelog), live: live.clone() }
+        } else {
+            Publisher::InProcess(live.clone())
+        };
+        if let (Store::Embedded(_), Publisher::InProcess(_)) = (&store, &publisher) {
+            // This host is the embedded store's only writer: the viewers it saw recently are
+            // its whole live picture (an index range, not a read of every profile).
+            let since = crate::clock::wall_ms() - live.active_window_ms - 60_000;
+            let recent = store.recent(since, config.pipeline.max_tracked_viewers).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            live.apply_states(&recent);
+        }
+        if let Publisher::InProcess(_) = publisher {
+            live.set_complete();
         }
         let metrics = Arc::new(Metrics::default());
         let keep = serving.then(|| kept_modules_dir(&config));
@@ -72,9 +87,12 @@ impl App {
             lifecycle.clone(),
             live.clone(),
             metrics.clone(),
+            publisher,
             config.pipeline.clone(),
+            &config.store,
             shutdown_rx,
         );
+        tokio::spawn(crate::pipeline::flush::run(pipeline.clone()));
         Ok(App { config, store, pipeline, live, metrics, lifecycle, deployer, vectors, shutdown })
     }
 

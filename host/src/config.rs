@@ -74,6 +74,12 @@ pub struct KafkaConfig {
     pub instance_id: Option<String>,
     /// Default: `<topic>.dead-letter`.
     pub dead_letter_topic: Option<String>,
+    /// The profile changelog (compacted; created when missing): every host publishes the
+    /// profiles it changes, and reads all of it into its live view.
+    pub changelog_topic: String,
+    /// The fleet's control topic (compacted; created when missing): module candidates, the
+    /// module every host must run, and each host's status.
+    pub modules_topic: String,
     /// How every Kafka client of the host connects (consumer, producers, readers).
     pub security_protocol: SecurityProtocol,
     pub tls: TlsConfig,
@@ -90,6 +96,8 @@ impl Default for KafkaConfig {
             group_id: "liveviewer".into(),
             instance_id: None,
             dead_letter_topic: None,
+            changelog_topic: "liveviewer.profiles".into(),
+            modules_topic: "liveviewer.modules".into(),
             security_protocol: SecurityProtocol::default(),
             tls: TlsConfig::default(),
             sasl: SaslConfig::default(),
@@ -307,11 +315,24 @@ pub enum StoreKind {
     Dynamodb,
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     pub kind: StoreKind,
+    /// Write-behind: a profile whose status, media session or ad changed reaches the store
+    /// within this (0: before its batch counts as done, one write per viewer per batch).
+    pub flush_interval_ms: u64,
+    /// A profile whose only changes are progress (position, counters, last seen) reaches the
+    /// store within this: pings move every viewer every few seconds, and the bill follows
+    /// writes. The live view and the changelog see every change at once either way.
+    pub progress_flush_interval_ms: u64,
     pub dynamodb: DynamoConfig,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { kind: StoreKind::Embedded, flush_interval_ms: 1_000, progress_flush_interval_ms: 60_000, dynamodb: DynamoConfig::default() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -325,6 +346,8 @@ pub struct DynamoConfig {
     pub history_table: String,
     /// Days a status-change row is kept (TTL), where the server supports TTL.
     pub history_ttl_days: u32,
+    /// Days a profile is kept after the viewer's last event (TTL; 0: for ever).
+    pub profile_ttl_days: u32,
     pub create_tables: bool,
     /// Concurrent write requests per batch.
     pub write_concurrency: usize,
@@ -338,6 +361,7 @@ impl Default for DynamoConfig {
             profiles_table: "liveviewer_profiles".into(),
             history_table: "liveviewer_status_history".into(),
             history_ttl_days: 30,
+            profile_ttl_days: 90,
             create_tables: true,
             write_concurrency: 32,
         }
@@ -366,6 +390,9 @@ pub struct PipelineConfig {
     /// A profile whose stored form would grow past this is not written; the events that
     /// would have grown it are dead-lettered (DynamoDB items stop at 400 KB).
     pub max_profile_bytes: usize,
+    /// Profiles kept in memory between writes (the working set; profiles of viewers seen
+    /// recently that are already stored are dropped first when it is full).
+    pub max_cached_profiles: usize,
     /// Module instances a batch is split across, each on its own thread (0: one per core, at
     /// most 4). The module is the pipeline's most expensive stage and a pure function, so
     /// contiguous parts of a batch run side by side and their results are joined in order.
@@ -394,6 +421,7 @@ impl Default for PipelineConfig {
             max_tracked_viewers: 1_000_000,
             max_future_s: 600,
             max_profile_bytes: 256 << 10,
+            max_cached_profiles: 50_000,
             module_workers: 0,
         }
     }
@@ -494,8 +522,9 @@ impl Config {
             if k.brokers.trim().is_empty() || k.topic.trim().is_empty() || k.group_id.trim().is_empty() {
                 return Err("source.kafka: brokers, topic and group_id must be set".into());
             }
-            if k.dead_letter_topic() == k.topic {
-                return Err("source.kafka.dead_letter_topic must differ from the topic".into());
+            let topics = [k.topic.as_str(), &k.dead_letter_topic(), k.changelog_topic.as_str(), k.modules_topic.as_str()];
+            if topics.iter().any(|t| t.trim().is_empty()) || (1..topics.len()).any(|i| topics[..i].contains(&topics[i])) {
+                return Err("source.kafka: topic, dead_letter_topic, changelog_topic and modules_topic must be set and differ".into());
             }
             k.validate_security()?;
         }
@@ -515,7 +544,13 @@ impl Config {
                 return Err("store.dynamodb.write_concurrency must be at least 1".into());
             }
         }
+        if self.store.progress_flush_interval_ms < self.store.flush_interval_ms || self.store.progress_flush_interval_ms > 3_600_000 {
+            return Err("store.progress_flush_interval_ms must be at least store.flush_interval_ms and at most an hour".into());
+        }
         let p = &self.pipeline;
+        if p.max_cached_profiles < 100 {
+            return Err("pipeline.max_cached_profiles must be at least 100".into());
+        }
         if p.batch_max == 0 || p.batch_max > 100_000 {
             return Err("pipeline.batch_max must be between 1 and 100000".into());
         }

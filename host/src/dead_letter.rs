@@ -3,10 +3,10 @@
 //! reason, the module version and where it came from, before its offset is committed.
 //! Nothing is silently dropped.
 
-use crate::source::Origin;
+use crate::message::Origin;
 use crate::store::StoreError;
 use base64::Engine as _;
-use crate::source::kafka::DeadLetterProducer;
+use crate::kafka::Producer as DeadLetterProducer;
 use rdkafka::producer::FutureRecord;
 use serde::Serialize;
 use std::io::Write as _;

@@ -12,17 +12,21 @@
 //! - [`lifecycle`]: candidate checks, swap between batches, shadow mode, health and rollback.
 //! - [`profile`]: the profile state, its merge, and the v1 JSON.
 //! - [`store`]: DynamoDB and the embedded database; [`dead_letter`]: where bad input goes.
-//! - [`http`], [`live`], [`metrics`]: the API, the dashboard's push channel, the figures.
+//! - [`live`]: the live view of the fleet's viewers; [`changelog`]: the profile topic that fills it.
+//! - [`http`], [`metrics`]: the API, the dashboard and its push channel, the figures.
 //! - [`vectors`]: the test vectors and their runner; [`simulator`]: realistic viewers.
 //! - [`app`], [`server`], [`config`], [`commands`]: wiring, validated configuration, the CLI.
 
 pub mod app;
+pub mod changelog;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod dead_letter;
 pub mod http;
 pub mod kafka;
 pub mod lifecycle;
+pub mod message;
 pub mod live;
 pub mod metrics;
 pub mod module;

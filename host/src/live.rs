@@ -1,12 +1,22 @@
-//! What the running host knows about "now": the viewers it has written (an index from viewer
-//! to last event time, bounded), the stream of profile changes the push channel sends, the
-//! active-viewer series the dashboard charts, and the clock that decides who is active.
+//! The live view: the latest known profile of every viewer seen recently, across the whole
+//! fleet. With Kafka it is filled from the profile changelog topic, which every host reads in
+//! full (so any host shows every viewer, whichever host processed their events); in embedded
+//! mode the pipeline fills it directly. The API's lists and counts, the dashboard's series and
+//! the push channel all come from here: no request reads the store to list viewers.
+//!
+//! Each viewer's entry is the profile JSON as published (what the API and the push channel
+//! send) and the few fields lists are sorted, filtered and counted by. A copy with a lower
+//! revision than the one held is older and is ignored, whatever order copies arrive in.
 
-use crate::profile::{render, Clock, ProfileState, RenderContext};
+use crate::profile::{render, Clock, ProfileState, ProfileV1, RenderContext};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::broadcast;
+
+pub use crate::clock::wall_ms;
 
 /// One point of the active-viewers series.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -18,20 +28,91 @@ pub struct Point {
 /// Points kept: one every 10 s for an hour.
 pub const SERIES_POINTS: usize = 360;
 
+/// A profile as the changelog carries it: the v1 JSON with its revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileRecord {
+    pub revision: u64,
+    #[serde(flatten)]
+    pub profile: ProfileV1,
+}
+
+impl ProfileRecord {
+    pub fn of(state: &ProfileState, ctx: &RenderContext) -> ProfileRecord {
+        ProfileRecord { revision: state.revision, profile: render(state, ctx) }
+    }
+}
+
+/// A viewer in the view.
+#[derive(Debug)]
+pub struct Viewer {
+    pub viewer_id: String,
+    pub revision: u64,
+    /// Event time of the last event (epoch ms).
+    pub last_seen: i64,
+    pub status: Option<String>,
+    /// The media being watched: its id where the tracker has one, else its label.
+    pub media_key: Option<String>,
+    pub media_label: Option<String>,
+    /// The current media session's ad counters: ads, ads_completed, ads_skipped, ads_clicked.
+    pub ads: [f64; 4],
+    /// The profile JSON as published.
+    pub json: Arc<str>,
+}
+
+pub const AD_COUNTERS: [&str; 4] = ["ads", "ads_completed", "ads_skipped", "ads_clicked"];
+
+impl Viewer {
+    fn from_record(record: &ProfileRecord, json: Arc<str>) -> Option<Viewer> {
+        let p = &record.profile;
+        let last_seen = p.last_seen.as_deref().and_then(liveviewer_wire::time::parse_millis)?;
+        let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let media_label = str_of(&p.media, "label");
+        let media_key = str_of(&p.media, "id").or_else(|| str_of(&p.media, "media_id")).or_else(|| media_label.clone());
+        let mut ads = [0.0; 4];
+        for (slot, name) in ads.iter_mut().zip(AD_COUNTERS) {
+            *slot = p.session.get(name).and_then(Value::as_f64).unwrap_or(0.0);
+        }
+        Some(Viewer {
+            viewer_id: p.viewer_id.clone(),
+            revision: record.revision,
+            last_seen,
+            status: p.status.clone(),
+            media_key,
+            media_label,
+            ads,
+            json,
+        })
+    }
+
+    /// The profile JSON with `active` as of now.
+    pub fn json_as_of(&self, active: bool) -> Arc<str> {
+        let published_active = self.json.contains("\"active\":true");
+        if published_active == active {
+            return self.json.clone();
+        }
+        match serde_json::from_str::<Value>(&self.json) {
+            Ok(mut v) => {
+                v["active"] = Value::Bool(active);
+                Arc::from(v.to_string())
+            }
+            Err(_) => self.json.clone(),
+        }
+    }
+}
+
 pub struct Live {
     pub active_window_ms: i64,
     clock: Clock,
     /// Newest event time seen, for [`Clock::Stream`].
     stream_now: AtomicI64,
-    index: Mutex<HashMap<String, i64>>,
+    viewers: RwLock<HashMap<String, Arc<Viewer>>>,
     max_tracked: usize,
     changes: broadcast::Sender<Arc<str>>,
     series: Mutex<VecDeque<Point>>,
     started_ms: i64,
-}
-
-pub fn wall_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    /// Whether the view holds what was published before this host started (the changelog read
+    /// up to its end at start-up; in embedded mode, the store's recent profiles).
+    complete: AtomicBool,
 }
 
 impl Live {
@@ -41,11 +122,12 @@ impl Live {
             active_window_ms: active_window_s as i64 * 1000,
             clock,
             stream_now: AtomicI64::new(0),
-            index: Mutex::new(HashMap::new()),
+            viewers: RwLock::new(HashMap::new()),
             max_tracked,
             changes,
             series: Mutex::new(VecDeque::with_capacity(SERIES_POINTS)),
             started_ms: wall_ms(),
+            complete: AtomicBool::new(false),
         })
     }
 
@@ -64,60 +146,89 @@ impl Live {
         RenderContext { now_ms: self.now_ms(), active_window_ms: self.active_window_ms }
     }
 
-    /// Records written profiles and pushes them to subscribers.
-    pub fn publish(&self, states: &[ProfileState]) {
-        let mut newest = 0;
+    pub fn is_active(&self, v: &Viewer) -> bool {
+        v.last_seen >= self.now_ms() - self.active_window_ms
+    }
+
+    pub fn set_complete(&self) {
+        self.complete.store(true, Ordering::Relaxed);
+    }
+
+    pub fn complete(&self) -> bool {
+        self.complete.load(Ordering::Relaxed)
+    }
+
+    /// Takes a published profile (`json` is its text); returns whether it was newer than the
+    /// copy held. Newer copies go to the push channel's subscribers.
+    pub fn apply(&self, record: &ProfileRecord, json: Arc<str>) -> bool {
+        let Some(viewer) = Viewer::from_record(record, json) else { return false };
+        let last_seen = viewer.last_seen;
         {
-            let mut index = self.index.lock().expect("live index");
-            for s in states {
-                if let Some(l) = s.last_seen {
-                    index.insert(s.viewer_id.clone(), l);
-                    newest = newest.max(l);
+            let mut viewers = self.viewers.write().expect("live view");
+            if let Some(held) = viewers.get(&viewer.viewer_id) {
+                if held.revision > viewer.revision || (held.revision == viewer.revision && held.last_seen >= viewer.last_seen) {
+                    return false;
                 }
             }
-            if index.len() > self.max_tracked {
-                evict_oldest(&mut index, self.max_tracked);
+            let json = viewer.json.clone();
+            viewers.insert(viewer.viewer_id.clone(), Arc::new(viewer));
+            if viewers.len() > self.max_tracked {
+                evict_oldest(&mut viewers, self.max_tracked);
+            }
+            if self.changes.receiver_count() > 0 {
+                let _ = self.changes.send(json);
             }
         }
-        self.stream_now.fetch_max(newest, Ordering::Relaxed);
-        if self.changes.receiver_count() > 0 {
-            let ctx = self.render_context();
-            for s in states {
-                let json = serde_json::to_string(&render(s, &ctx)).expect("profiles serialize");
-                let _ = self.changes.send(Arc::from(json));
-            }
+        self.stream_now.fetch_max(last_seen, Ordering::Relaxed);
+        true
+    }
+
+    /// Publishes profiles this process merged (embedded mode: the view is the changelog).
+    pub fn apply_states(&self, states: &[ProfileState]) {
+        let ctx = self.render_context();
+        for s in states {
+            let record = ProfileRecord::of(s, &ctx);
+            let json: Arc<str> = Arc::from(serde_json::to_string(&record).expect("profiles serialize"));
+            self.apply(&record, json);
         }
     }
 
-    /// Seeds the index from a store at start-up.
-    pub fn seed(&self, states: &[ProfileState]) {
-        let mut index = self.index.lock().expect("live index");
-        for s in states {
-            if let Some(l) = s.last_seen {
-                index.insert(s.viewer_id.clone(), l);
-                self.stream_now.fetch_max(l, Ordering::Relaxed);
-            }
-        }
-        if index.len() > self.max_tracked {
-            evict_oldest(&mut index, self.max_tracked);
-        }
+    /// A viewer deleted from the changelog (a tombstone).
+    pub fn remove(&self, viewer: &str) {
+        self.viewers.write().expect("live view").remove(viewer);
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.changes.subscribe()
     }
 
-    /// Viewers this host has seen active, newest first.
-    pub fn active_viewers(&self) -> Vec<String> {
+    pub fn get(&self, viewer: &str) -> Option<Arc<Viewer>> {
+        self.viewers.read().expect("live view").get(viewer).cloned()
+    }
+
+    /// Every viewer in the view, newest event first.
+    pub fn all(&self) -> Vec<Arc<Viewer>> {
+        let mut v: Vec<Arc<Viewer>> = self.viewers.read().expect("live view").values().cloned().collect();
+        v.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.viewer_id.cmp(&b.viewer_id)));
+        v
+    }
+
+    /// The active viewers, newest event first.
+    pub fn active(&self) -> Vec<Arc<Viewer>> {
         let cutoff = self.now_ms() - self.active_window_ms;
-        let index = self.index.lock().expect("live index");
-        let mut v: Vec<(&String, &i64)> = index.iter().filter(|(_, l)| **l >= cutoff).collect();
-        v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        v.into_iter().map(|(k, _)| k.clone()).collect()
+        let mut v: Vec<Arc<Viewer>> =
+            self.viewers.read().expect("live view").values().filter(|v| v.last_seen >= cutoff).cloned().collect();
+        v.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.viewer_id.cmp(&b.viewer_id)));
+        v
+    }
+
+    pub fn active_count(&self) -> usize {
+        let cutoff = self.now_ms() - self.active_window_ms;
+        self.viewers.read().expect("live view").values().filter(|v| v.last_seen >= cutoff).count()
     }
 
     pub fn tracked(&self) -> usize {
-        self.index.lock().expect("live index").len()
+        self.viewers.read().expect("live view").len()
     }
 
     pub fn record_point(&self, count: usize) {
@@ -134,14 +245,14 @@ impl Live {
 }
 
 /// Drops the least recently seen viewers (their profiles stay in the store), with a tenth of
-/// headroom so that a full index does not sort on every batch.
-fn evict_oldest(index: &mut HashMap<String, i64>, max: usize) {
+/// headroom so that a full view does not sort on every change.
+fn evict_oldest(viewers: &mut HashMap<String, Arc<Viewer>>, max: usize) {
     let keep = max - max / 10;
-    let mut by_age: Vec<(i64, String)> = index.iter().map(|(k, l)| (*l, k.clone())).collect();
+    let mut by_age: Vec<(i64, String)> = viewers.iter().map(|(k, v)| (v.last_seen, k.clone())).collect();
     by_age.sort_unstable();
-    let drop = index.len().saturating_sub(keep);
+    let drop = viewers.len().saturating_sub(keep);
     for (_, k) in by_age.into_iter().take(drop) {
-        index.remove(&k);
+        viewers.remove(&k);
     }
 }
 
@@ -149,36 +260,63 @@ fn evict_oldest(index: &mut HashMap<String, i64>, max: usize) {
 mod tests {
     use super::*;
 
-    fn state(v: &str, last: i64) -> ProfileState {
+    fn state(v: &str, last: i64, revision: u64) -> ProfileState {
         let mut s = ProfileState::new(v);
         s.last_seen = Some(last);
+        s.first_seen = Some(last);
+        s.revision = revision;
         s
     }
 
     #[test]
     fn active_follows_the_window_and_the_stream_clock() {
         let live = Live::new(10, Clock::Stream, 100);
-        live.publish(&[state("a", 1_000), state("b", 15_000), state("c", 20_000)]);
+        live.apply_states(&[state("a", 1_000, 1), state("b", 15_000, 1), state("c", 20_000, 1)]);
         assert_eq!(live.now_ms(), 20_000);
-        assert_eq!(live.active_viewers(), ["c", "b"]);
+        let ids: Vec<String> = live.active().iter().map(|v| v.viewer_id.clone()).collect();
+        assert_eq!(ids, ["c", "b"]);
+        assert_eq!(live.active_count(), 2);
+        assert_eq!(live.all().len(), 3);
     }
 
     #[test]
-    fn the_index_is_bounded() {
+    fn an_older_revision_never_replaces_a_newer_one() {
+        let live = Live::new(10, Clock::Stream, 100);
+        live.apply_states(&[state("a", 5_000, 7)]);
+        live.apply_states(&[state("a", 9_000, 6)]);
+        assert_eq!(live.get("a").unwrap().revision, 7);
+        assert_eq!(live.get("a").unwrap().last_seen, 5_000);
+        live.apply_states(&[state("a", 9_000, 8)]);
+        assert_eq!(live.get("a").unwrap().last_seen, 9_000);
+    }
+
+    #[test]
+    fn the_view_is_bounded() {
         let live = Live::new(10, Clock::Wall, 3);
-        let states: Vec<_> = (0..10).map(|i| state(&format!("v{i}"), i)).collect();
-        live.publish(&states);
+        let states: Vec<_> = (0..10).map(|i| state(&format!("v{i}"), i, 1)).collect();
+        live.apply_states(&states);
         assert_eq!(live.tracked(), 3);
-        let index = live.index.lock().unwrap();
-        assert!(index.contains_key("v9") && index.contains_key("v7") && !index.contains_key("v6"));
+        assert!(live.get("v9").is_some() && live.get("v7").is_some() && live.get("v6").is_none());
     }
 
     #[tokio::test]
-    async fn changes_reach_subscribers() {
+    async fn changes_reach_subscribers_with_their_revision() {
         let live = Live::new(10, Clock::Wall, 100);
         let mut rx = live.subscribe();
-        live.publish(&[state("a", 1)]);
+        live.apply_states(&[state("a", 1, 3)]);
         let json = rx.recv().await.unwrap();
+        let back: ProfileRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!((back.revision, back.profile.viewer_id.as_str()), (3, "a"));
         assert!(json.contains("\"viewer_id\":\"a\""));
+    }
+
+    #[test]
+    fn json_is_patched_only_when_activity_changed() {
+        let live = Live::new(10, Clock::Stream, 100);
+        live.apply_states(&[state("a", 1_000, 1)]);
+        let v = live.get("a").unwrap();
+        assert!(Arc::ptr_eq(&v.json_as_of(true), &v.json));
+        let inactive: Value = serde_json::from_str(&v.json_as_of(false)).unwrap();
+        assert_eq!(inactive["active"], false);
     }
 }

@@ -54,8 +54,11 @@ enum Command {
     /// Prints the stored profiles as a JSON array.
     Profiles {
         /// Only this viewer.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "delete")]
         viewer: Option<String>,
+        /// Delete this viewer's stored profile (e.g. an item the host cannot read).
+        #[arg(long)]
+        delete: Option<String>,
     },
     /// Writes simulated viewers' events (enriched TSV) to a file, stdout or a Kafka topic.
     Simulate {
@@ -172,7 +175,7 @@ fn main() -> ExitCode {
                         liveviewer::server::run(config).await
                     }
                     Command::Replay { files } => commands::replay::run(config, files).await,
-                    Command::Profiles { viewer } => commands::profiles::run(config, viewer).await,
+                    Command::Profiles { viewer, delete } => commands::profiles::run(config, viewer, delete).await,
                     Command::TestVectors { .. }
                     | Command::Simulate { .. }
                     | Command::Healthcheck { .. }

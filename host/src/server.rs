@@ -19,8 +19,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = config.listen_addr().map_err(anyhow::Error::msg)?;
     if config.source.kind == SourceKind::Kafka {
         kafka_ready(&config.source.kafka).await?;
+        let k = &config.source.kafka;
+        crate::kafka::topics::ensure(k, &crate::kafka::topics::specs(k)).await?;
     }
     let app = Arc::new(App::build(config, true).await?);
+    if app.config.source.kind == SourceKind::Kafka {
+        tokio::spawn(crate::changelog::reader::follow(app.config.source.kafka.clone(), app.live.clone(), app.metrics.clone()));
+    }
     let kind = app.config.source.kind;
     let source_name = match kind {
         SourceKind::Kafka => "kafka",
@@ -95,6 +100,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     };
+    // Sources without offsets to commit leave their merged profiles to be written now.
+    if kind != SourceKind::Kafka {
+        if let Err(e) = tokio::time::timeout(DRAIN, app.pipeline.flush_all()).await.unwrap_or(Err(crate::pipeline::PipelineError::ShuttingDown)) {
+            tracing::warn!(error = %e, "profiles not written at shutdown");
+        }
+    }
     sampler.abort();
     let _ = stop_http.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;

@@ -4,7 +4,7 @@
 use liveviewer_testkit::*;
 use std::time::Duration;
 
-fn kafka_embedded_config(dir: &std::path::Path, addr: &str, topic: &str, group: &str, batch_max: usize) -> std::path::PathBuf {
+fn kafka_embedded_config(dir: &std::path::Path, addr: &str, topic: &str, group: &str, batch_max: usize, flush_interval_ms: u64) -> std::path::PathBuf {
     write_config(
         dir,
         group,
@@ -17,6 +17,9 @@ kind = "kafka"
 brokers = "{addr}"
 topic = "{topic}"
 group_id = "{group}"
+[store]
+flush_interval_ms = {flush_interval_ms}
+progress_flush_interval_ms = {flush_interval_ms}
 [pipeline]
 batch_max = {batch_max}
 batch_wait_ms = 5
@@ -47,7 +50,8 @@ fn a_broker_restart_mid_run_loses_nothing_and_the_host_resumes_by_itself_even_mi
     let batches: Vec<Vec<(i64, i64)>> = (0..2).map(|p| kafka.record_batches("restarts", p)).collect();
     assert!(batches.iter().all(|b| b.len() < 200), "records come in batches of many: {:?}", batches.iter().map(Vec::len).collect::<Vec<_>>());
     let dir = tempfile::tempdir().unwrap();
-    let config = kafka_embedded_config(dir.path(), &kafka.addr, "restarts", "restarts", 50);
+    // Every batch written before it is committed, so that commits land wherever batches end.
+    let config = kafka_embedded_config(dir.path(), &kafka.addr, "restarts", "restarts", 50, 0);
     let args = ["run", "--config", config.to_str().unwrap()];
     let mut host = Host::start(&args, &[]);
     let third = msgs.len() as i64 / 3;
@@ -97,7 +101,7 @@ fn topics_compressed_with_every_producer_codec_are_read() {
         kafka.produce_with("codecs", chunk, codec, 20);
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = kafka_embedded_config(dir.path(), &kafka.addr, "codecs", "codecs", 256);
+    let config = kafka_embedded_config(dir.path(), &kafka.addr, "codecs", "codecs", 256, 1000);
     let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[]);
     wait_until("the compressed topic consumed", Duration::from_secs(120), || kafka.caught_up("codecs", "codecs", 2));
     let _ = try_wait_until(Duration::from_secs(10), || host.metric("liveviewer_events_total") as usize >= msgs.len());
@@ -116,7 +120,7 @@ fn a_topic_compressed_by_the_broker_with_zstd_is_read() {
     let (msgs, file) = workload(1_000, 23);
     kafka.produce("zstd", &msgs);
     let dir = tempfile::tempdir().unwrap();
-    let config = kafka_embedded_config(dir.path(), &kafka.addr, "zstd", "zstd", 256);
+    let config = kafka_embedded_config(dir.path(), &kafka.addr, "zstd", "zstd", 256, 1000);
     let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[]);
     wait_until("the zstd topic consumed", Duration::from_secs(120), || kafka.caught_up("zstd", "zstd", 1));
     drop(host);

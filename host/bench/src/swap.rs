@@ -11,7 +11,6 @@ use liveviewer::module::BUILTIN_WASM;
 use liveviewer::profile::render;
 use liveviewer::simulator::Simulator;
 use liveviewer::source::{Message, Origin};
-use liveviewer::store::Scan;
 use std::time::Instant;
 
 /// The built-in module with a custom section appended: the same logic, another version.
@@ -48,7 +47,8 @@ fn batches(n: usize, size: usize) -> Vec<Vec<Message>> {
 
 async fn profiles(app: &App) -> anyhow::Result<Vec<serde_json::Value>> {
     let ctx = liveviewer::profile::RenderContext { now_ms: 0, active_window_ms: 1 };
-    let mut states = app.store.scan(Scan::All).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    app.pipeline.flush_all().await?;
+    let mut states = app.store.export().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     states.sort_by(|a, b| a.viewer_id.cmp(&b.viewer_id));
     Ok(states
         .iter()

@@ -1,7 +1,6 @@
 //! The JSON API (docs/http-api.md), health, readiness and metrics.
 
 use super::Shared;
-use crate::profile::{render, ProfileState};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -72,56 +71,70 @@ pub async fn viewers(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> R
         Ok(q) => q,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let states: Vec<ProfileState> = if q.all {
-        match s.query.all().await {
-            Ok(v) => v,
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-        }
-    } else {
-        match s.query.active().await {
-            Ok(v) => v.as_ref().clone(),
-            Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-        }
-    };
-    let ctx = s.app.live.render_context();
-    let profiles: Vec<Value> =
-        states.iter().map(|st| serde_json::to_value(render(st, &ctx)).expect("profiles serialize")).collect();
-    let active_count = profiles.iter().filter(|p| p["active"] == Value::Bool(true)).count();
+    // The live view: every viewer of the fleet seen recently, no store read.
+    let live = &s.app.live;
+    let listed = if q.all { live.all() } else { live.active() };
+    let now = live.now_ms();
+    let cutoff = now - live.active_window_ms;
+    let active_count = listed.iter().filter(|v| v.last_seen >= cutoff).count();
     let mut status_counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut ad_summary: BTreeMap<&str, f64> =
-        ["ads", "ads_completed", "ads_skipped", "ads_clicked"].into_iter().map(|k| (k, 0.0)).collect();
-    for p in &profiles {
-        if let Some(st) = p["status"].as_str() {
-            *status_counts.entry(st.to_owned()).or_insert(0) += 1;
+    let mut ad_summary = [0.0f64; 4];
+    for v in &listed {
+        if let Some(st) = &v.status {
+            *status_counts.entry(st.clone()).or_insert(0) += 1;
         }
-        for (k, total) in ad_summary.iter_mut() {
-            *total += p["session"][*k].as_f64().unwrap_or(0.0);
+        for (total, n) in ad_summary.iter_mut().zip(v.ads) {
+            *total += n;
         }
     }
-    let selected: Vec<Value> = profiles
-        .into_iter()
-        .filter(|p| q.statuses.is_empty() || p["status"].as_str().is_some_and(|st| q.statuses.iter().any(|w| w == st)))
+    let selected: Vec<&Arc<crate::live::Viewer>> = listed
+        .iter()
+        .filter(|v| q.statuses.is_empty() || v.status.as_ref().is_some_and(|st| q.statuses.iter().any(|w| w == st)))
         .collect();
     let total = selected.len();
-    let viewers: Vec<Value> = selected.into_iter().take(q.limit).collect();
-    let ad_summary: Map<String, Value> =
-        ad_summary.into_iter().map(|(k, v)| (k.to_owned(), crate::profile::render::num(v))).collect();
-    Json(json!({
-        "generated_at": format_millis(ctx.now_ms),
+    let mut body = String::with_capacity(256 + selected.len().min(q.limit) * 1600);
+    for (i, v) in selected.into_iter().take(q.limit).enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&v.json_as_of(v.last_seen >= cutoff));
+    }
+    let ad_summary: Map<String, Value> = crate::live::AD_COUNTERS
+        .iter()
+        .zip(ad_summary)
+        .map(|(k, v)| ((*k).to_owned(), crate::profile::render::num(v)))
+        .collect();
+    let head = json!({
+        "generated_at": format_millis(now),
         "active_window_s": s.app.config.active.window_s,
         "active_count": active_count,
         "status_counts": status_counts,
         "ad_summary": ad_summary,
         "total": total,
-        "viewers": viewers,
-    }))
-    .into_response()
+    });
+    // The profiles go out as published, without being parsed and written again.
+    let mut out = head.to_string();
+    out.pop();
+    out.push_str(",\"viewers\":[");
+    out.push_str(&body);
+    out.push_str("]}");
+    ([(header::CONTENT_TYPE, "application/json")], out).into_response()
 }
 
+/// One viewer: from the live view when it is there (the freshest copy), else by key from the
+/// store.
 pub async fn viewer(State(s): State<Arc<Shared>>, Path(viewer_id): Path<String>) -> Response {
-    match s.query.one(&viewer_id).await {
-        Ok(Some(state)) => Json(render(&state, &s.app.live.render_context())).into_response(),
+    let live = &s.app.live;
+    if let Some(v) = live.get(&viewer_id) {
+        let json = v.json_as_of(live.is_active(&v));
+        return ([(header::CONTENT_TYPE, "application/json")], json.to_string()).into_response();
+    }
+    match s.app.store.get(&viewer_id).await {
+        Ok(Some(state)) => {
+            Json(crate::live::ProfileRecord::of(&state, &live.render_context())).into_response()
+        }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no viewer {viewer_id:?}")),
+        Err(crate::store::StoreError::Unreadable(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
@@ -167,9 +180,11 @@ pub async fn readyz(State(s): State<Arc<Shared>>) -> Response {
     let source = s.source_ready.load(Ordering::Relaxed);
     let store = s.app.store.ping().await;
     let module = true; // a host never runs without an active module
-    let ready = source && store && module;
+    // The view holds the fleet's picture (the changelog read up to where it was at start).
+    let view = s.app.live.complete();
+    let ready = source && store && module && view;
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"ready": ready, "source": source, "store": store, "module": module}))).into_response()
+    (status, Json(json!({"ready": ready, "source": source, "store": store, "module": module, "view": view}))).into_response()
 }
 
 pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {

@@ -30,7 +30,7 @@ pub async fn stream(State(s): State<Arc<Shared>>) -> Sse<impl Stream<Item = Resu
     let stats = IntervalStream::new(interval).then(move |_| {
         let s = shared.clone();
         async move {
-            let active = s.query.active().await.map(|a| a.len()).unwrap_or(0);
+            let active = s.app.live.active_count();
             let data = json!({
                 "generated_at": format_millis(s.app.live.now_ms()),
                 "events_per_s": s.events_per_s(),

@@ -55,9 +55,15 @@ pub async fn snowbridge(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
     // In a task of its own: a client that hangs up must not cancel a batch halfway through its
     // write (the pipeline would then refuse the batches in flight behind it, see pipeline::turn).
     let pipeline = s.app.pipeline.clone();
-    let processed = tokio::spawn(async move { pipeline.process(batch).await })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let processed = tokio::spawn(async move {
+        let accepted = pipeline.process(batch).await?;
+        // Snowbridge does not send again what was answered 2xx: the answer waits until the
+        // profiles are written (ingested events are written at the next round).
+        pipeline.wait_durable(accepted.seq).await?;
+        Ok::<_, PipelineError>(accepted.report)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     match processed {
         Ok(r) => Json(json!({
             "accepted": accepted,

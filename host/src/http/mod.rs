@@ -7,13 +7,11 @@ mod auth;
 mod dashboard;
 mod events;
 mod ingest;
-pub mod query;
 
 use crate::app::App;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use query::Query;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +21,6 @@ use tokio::sync::watch;
 /// What the handlers share.
 pub struct Shared {
     pub app: Arc<App>,
-    pub query: Query,
     /// Events per second over the last sampling period (f64 bits).
     events_per_s: AtomicU64,
     /// Messages behind the end of the Kafka topic; -1 without Kafka.
@@ -37,10 +34,8 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(app: Arc<App>, source_name: &'static str) -> Arc<Self> {
-        let query = Query::new(app.store.clone(), app.live.clone());
         Arc::new(Shared {
             app,
-            query,
             events_per_s: AtomicU64::new(0f64.to_bits()),
             consumer_lag: Arc::new(AtomicI64::new(-1)),
             source_ready: AtomicBool::new(false),
@@ -108,10 +103,9 @@ pub async fn sample(shared: Arc<Shared>) {
         last_total = total;
         shared.events_per_s.store(rate.to_bits(), Ordering::Relaxed);
         if tick % 5 == 1 {
-            if let Ok(active) = shared.query.active().await {
-                shared.app.live.record_point(active.len());
-                shared.app.metrics.set("liveviewer_active_viewers", &[], active.len() as f64);
-            }
+            let active = shared.app.live.active_count();
+            shared.app.live.record_point(active);
+            shared.app.metrics.set("liveviewer_active_viewers", &[], active as f64);
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod preflight;
+pub mod topics;
 
 use crate::config::{KafkaConfig, SaslMechanism};
 use auth::TokenSource;
@@ -13,8 +14,10 @@ use rdkafka::client::OAuthToken;
 use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
+use rdkafka::producer::FutureProducer;
 use rdkafka::ClientContext;
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,6 +56,25 @@ pub fn client_config(cfg: &KafkaConfig, client_id: &str) -> ClientConfig {
     c
 }
 
+/// A producer of the host (dead letters, the profile changelog, the fleet's registry).
+pub type Producer = FutureProducer<KafkaContext>;
+
+/// A producer acknowledged by all in-sync replicas and idempotent, so a retried send is
+/// neither lost nor duplicated; `tuning` adds what its use needs (linger, compression).
+pub fn producer(cfg: &KafkaConfig, client_id: &str, tuning: &[(&str, &str)]) -> anyhow::Result<Producer> {
+    let mut c = client_config(cfg, client_id);
+    c.set("acks", "all").set("enable.idempotence", "true").set("linger.ms", "5");
+    for (k, v) in tuning {
+        c.set(*k, *v);
+    }
+    // The operator's own properties win.
+    for (k, v) in &cfg.properties {
+        c.set(k, v);
+    }
+    use anyhow::Context as _;
+    c.create_with_context(KafkaContext::new(cfg)?).with_context(|| format!("creating the Kafka producer {client_id}"))
+}
+
 /// What the configuration says a client is, in words for a log line or an error.
 pub fn describe(cfg: &KafkaConfig) -> String {
     let mut s = format!("{} ({}", cfg.brokers, cfg.security_protocol.librdkafka());
@@ -80,13 +102,21 @@ pub struct KafkaContext {
     errors: Mutex<VecDeque<(KafkaError, String)>>,
     tokens: Option<Arc<dyn TokenSource>>,
     pub revoked: Mutex<HashSet<(String, i32)>>,
+    /// How many assignments the group has handed this member.
+    assignments: AtomicU64,
 }
 
 impl KafkaContext {
     pub fn new(cfg: &KafkaConfig) -> anyhow::Result<Self> {
         cfg.check_credentials().map_err(anyhow::Error::msg)?;
         let tokens = if cfg.security_protocol.sasl() { auth::token_source(&cfg.sasl)? } else { None };
-        Ok(KafkaContext { last_warning: Mutex::new(None), errors: Mutex::new(VecDeque::new()), tokens, revoked: Mutex::new(HashSet::new()) })
+        Ok(KafkaContext {
+            last_warning: Mutex::new(None),
+            errors: Mutex::new(VecDeque::new()),
+            tokens,
+            revoked: Mutex::new(HashSet::new()),
+            assignments: AtomicU64::new(0),
+        })
     }
 
     fn warn(&self, text: String) {
@@ -96,6 +126,11 @@ impl KafkaContext {
             tracing::warn!(target: "librdkafka", "{text}");
             *last = Some((text, Instant::now()));
         }
+    }
+
+    /// Changes each time the group assigns this member partitions.
+    pub fn assignments(&self) -> u64 {
+        self.assignments.load(Ordering::Relaxed)
     }
 
     /// The errors reported so far, oldest first.
@@ -154,6 +189,7 @@ impl ConsumerContext for KafkaContext {
         if let Rebalance::Assign(tpl) = rebalance {
             let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
             tracing::info!(partitions = ?parts, "partitions assigned");
+            self.assignments.fetch_add(1, Ordering::Relaxed);
             // A partition assigned again is ours again.
             let mut revoked = self.revoked.lock().expect("revoked");
             for e in tpl.elements() {

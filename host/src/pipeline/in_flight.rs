@@ -1,8 +1,9 @@
-//! Two batches in flight for a source: while one is merged and written, the next runs the
-//! module (the pipeline keeps their writes in order). A source hands each batch over with a
-//! tag (e.g. its offsets) and gets batches back, in order, only once they are durable.
+//! Two batches in flight for a source: while one is merged, the next runs the module (the
+//! pipeline keeps their merges in order). A source hands each batch over with a tag (e.g. its
+//! offsets) and gets batches back, in order, once they are merged and published; it commits
+//! them once [`Pipeline::wait_durable`] says they are written.
 
-use super::{BatchReport, Pipeline, PipelineError};
+use super::{Accepted, Pipeline, PipelineError};
 use crate::source::Message;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use tokio::task::JoinHandle;
 pub struct InFlight<T> {
     pipeline: Arc<Pipeline>,
     depth: usize,
-    queue: VecDeque<(JoinHandle<Result<BatchReport, PipelineError>>, T)>,
+    queue: VecDeque<(JoinHandle<Result<Accepted, PipelineError>>, T)>,
 }
 
 impl<T> InFlight<T> {
@@ -21,7 +22,7 @@ impl<T> InFlight<T> {
     }
 
     /// Starts `batch`; returns the batches that had to finish to make room, oldest first.
-    pub async fn push(&mut self, batch: Vec<Message>, tag: T) -> Result<Vec<(BatchReport, T)>, PipelineError> {
+    pub async fn push(&mut self, batch: Vec<Message>, tag: T) -> Result<Vec<(Accepted, T)>, PipelineError> {
         let pipeline = self.pipeline.clone();
         // The write order is fixed here, in the source's order, not by which task runs first.
         let turn = pipeline.ticket();
@@ -34,7 +35,7 @@ impl<T> InFlight<T> {
     }
 
     /// Waits for every batch still in flight, oldest first.
-    pub async fn drain(&mut self) -> Result<Vec<(BatchReport, T)>, PipelineError> {
+    pub async fn drain(&mut self) -> Result<Vec<(Accepted, T)>, PipelineError> {
         let mut done = Vec::new();
         while !self.queue.is_empty() {
             done.push(self.next().await?);
@@ -49,7 +50,7 @@ impl<T> InFlight<T> {
     /// Waits for the oldest batch in flight (forever when there is none). Cancel-safe: the
     /// batch leaves the queue only once it has finished, so a source can select on it while
     /// it waits for messages.
-    pub async fn next(&mut self) -> Result<(BatchReport, T), PipelineError> {
+    pub async fn next(&mut self) -> Result<(Accepted, T), PipelineError> {
         let finished = match self.queue.front_mut() {
             Some((handle, _)) => handle.await,
             None => return std::future::pending().await,

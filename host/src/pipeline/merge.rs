@@ -21,6 +21,8 @@ pub struct Merged {
     pub state: ProfileState,
     pub history: Vec<HistoryRow>,
     pub applied: usize,
+    /// The `index` of each event applied (the others were redeliveries).
+    pub applied_positions: Vec<usize>,
     /// Events already merged on an earlier delivery.
     pub duplicates: usize,
     /// Deltas a profile bound dropped.
@@ -29,6 +31,7 @@ pub struct Merged {
 
 pub fn merge_viewer(mut state: ProfileState, events: &[Event<'_>], module_version: &str, bounds: &Bounds) -> Merged {
     let mut applied = Vec::with_capacity(events.len());
+    let mut applied_positions = Vec::with_capacity(events.len());
     let mut duplicates = 0;
     let mut dropped_deltas = 0;
     for e in events {
@@ -43,12 +46,13 @@ pub fn merge_viewer(mut state: ProfileState, events: &[Event<'_>], module_versio
             state.record_offset(partition, *offset);
         }
         applied.push(e.apply);
+        applied_positions.push(e.index);
     }
     if !applied.is_empty() {
         state.module_version = module_version.to_owned();
     }
     let history = status_changes(&state, &applied, module_version);
-    Merged { state, history, applied: applied.len(), duplicates, dropped_deltas }
+    Merged { state, history, applied: applied.len(), applied_positions, duplicates, dropped_deltas }
 }
 
 /// The events of this batch that begin a new status in the merged timeline.

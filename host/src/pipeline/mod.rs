@@ -1,27 +1,41 @@
-//! The pipeline: a batch of raw messages -> the active module (one call, faults contained) ->
-//! deltas merged per viewer (one conditional write each) -> dead letters -> durable. Only when
-//! `process` returns Ok may a source commit the batch's offsets.
+//! The pipeline, stage by stage, for one batch of raw messages:
+//!
+//! 1. [`route::split_oversized`]: messages over the size limit are dead letters at once;
+//! 2. [`workers`]: the active module (and the shadow) runs the batch, faults contained;
+//! 3. [`route::route`]: outcomes become each viewer's events, dead letters and counts;
+//! 4. [`turn`]: batches merge in the order their source handed them over;
+//! 5. [`working`] + [`merge`]: each viewer's events merge into its profile in memory (loaded
+//!    from the store on first sight), and the profile is due for a write;
+//! 6. [`publish`]: the changed profiles go to every host's live view (the changelog);
+//! 7. dead letters are written;
+//! 8. [`flush`]: in the background, due profiles are written to the store, each on a
+//!    condition on the revision it was read at, losers merged again; a batch is durable once
+//!    every change of it is written, and only then may its source commit it ([`Accepted`]).
 
-pub mod merge;
-mod retry;
-pub mod turn;
+pub mod flush;
 pub mod in_flight;
+pub mod merge;
+pub mod publish;
+mod retry;
+pub mod route;
+pub mod turn;
+pub mod workers;
+pub mod working;
 
-use crate::config::PipelineConfig;
+use crate::config::{PipelineConfig, StoreConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterSink, Kind};
 use crate::lifecycle::Lifecycle;
 use crate::live::{wall_ms, Live};
+use crate::message::{Message, Origin};
 use crate::metrics::Metrics;
-use crate::module::{ModuleFault, ModuleInstance};
 use crate::profile::{Bounds, ProfileState};
-use crate::source::Message;
-use crate::store::{Store, StoreError, Write};
-use liveviewer_wire::Outcome;
-use merge::{merge_viewer, Event};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-use std::time::Instant;
-use tokio::sync::watch;
+use crate::store::{Store, StoreError};
+use publish::Publisher;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+use working::{Policy, Working};
 
 /// What became of one batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +62,13 @@ impl BatchReport {
     }
 }
 
+/// A batch merged and published: durable once [`Pipeline::wait_durable`] says so.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub report: BatchReport,
+    pub seq: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// The store cannot work as configured: stop the host.
@@ -57,61 +78,19 @@ pub enum PipelineError {
     /// the source will deliver the batch again.
     #[error("shutting down before the batch was durable")]
     ShuttingDown,
+    /// The batch was refused because an earlier batch in flight with it failed to merge or
+    /// write; its source delivers it again (not a shutdown: the source goes on).
+    #[error("refused: an earlier batch in flight failed")]
+    Refused,
 }
 
-#[derive(Default)]
-struct Workers {
-    /// One instance per module worker, all of the active module's version.
-    active: Vec<Option<ModuleInstance>>,
-    shadow: Option<ModuleInstance>,
-}
-
-/// Fewer events than this per worker are not worth a thread.
-const MIN_EVENTS_PER_WORKER: usize = 32;
-
-/// Runs `batch` through `instances`, split into contiguous parts side by side (scoped
-/// threads), and joins the results in the batch's order.
-fn run_parallel(instances: &mut [Option<ModuleInstance>], batch: &[Message]) -> Results {
-    if instances.len() <= 1 {
-        return run_module(&mut instances[0], batch);
-    }
-    let part = batch.len().div_ceil(instances.len());
-    std::thread::scope(|scope| {
-        let mut parts = batch.chunks(part).zip(instances.iter_mut());
-        let (first, first_instance) = parts.next().expect("a non-empty batch");
-        let handles: Vec<_> = parts.map(|(chunk, instance)| scope.spawn(move || run_module(instance, chunk))).collect();
-        let mut results = run_module(first_instance, first);
-        for h in handles {
-            results.extend(h.join().expect("module worker panicked"));
-        }
-        results
-    })
-}
-
-/// An instance of `module`, reusing `current` when it is of the same version.
-fn instance_for(current: Option<ModuleInstance>, module: &crate::module::Module) -> Option<ModuleInstance> {
-    match current {
-        Some(i) if i.module().version() == module.version() => Some(i),
-        _ => match module.instance() {
-            Ok(i) => Some(i),
-            Err(fault) => {
-                tracing::error!(%fault, module = %module.version(), "cannot instantiate the module");
-                None
-            }
-        },
-    }
-}
-
-type Results = Vec<Result<Outcome, ModuleFault>>;
-
-fn run_module(instance: &mut Option<ModuleInstance>, batch: &[Message]) -> Results {
-    match instance {
-        Some(i) => {
-            let refs: Vec<&[u8]> = batch.iter().map(|m| m.payload.as_slice()).collect();
-            i.transform_contained(&refs)
-        }
-        None => batch.iter().map(|_| Err(ModuleFault::Failed("module cannot be instantiated".into()))).collect(),
-    }
+/// How far the background writes have got.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Durable {
+    /// Every batch up to this one is durable.
+    pub seq: u64,
+    /// The writer stopped for good (a misconfigured store).
+    pub failed: Option<String>,
 }
 
 pub struct Pipeline {
@@ -120,35 +99,58 @@ pub struct Pipeline {
     pub lifecycle: Arc<Lifecycle>,
     pub live: Arc<Live>,
     pub metrics: Arc<Metrics>,
+    publisher: Publisher,
     config: PipelineConfig,
+    policy: Policy,
     bounds: Bounds,
-    /// The module instances; one batch at a time runs the module.
-    workers: tokio::sync::Mutex<Workers>,
-    /// Batches write in the order they were handed over (see [`turn`]).
+    workers: workers::Workers,
+    working: Mutex<Working>,
+    /// Batches merge in the order they were handed over (see [`turn`]).
     turns: turn::Turns,
+    durable: watch::Sender<Durable>,
+    /// Wakes the writer: a batch wants its writes now, or everything must be written.
+    wake_writer: Notify,
+    /// One write round at a time.
+    writing: tokio::sync::Mutex<()>,
+    last_merge: Mutex<Instant>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         dead_letters: DeadLetterSink,
         lifecycle: Arc<Lifecycle>,
         live: Arc<Live>,
         metrics: Arc<Metrics>,
+        publisher: Publisher,
         config: PipelineConfig,
+        store_config: &StoreConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Self> {
+        let policy = Policy {
+            flush_interval: Duration::from_millis(store_config.flush_interval_ms),
+            progress_interval: Duration::from_millis(store_config.progress_flush_interval_ms),
+        };
+        let workers = workers::Workers::new(config.module_workers());
         Arc::new(Pipeline {
             store,
             dead_letters,
             lifecycle,
             live,
             metrics,
+            publisher,
             config,
+            policy,
             bounds: Bounds::default(),
-            workers: tokio::sync::Mutex::new(Workers::default()),
+            workers,
+            working: Mutex::new(Working::default()),
             turns: turn::Turns::default(),
+            durable: watch::channel(Durable::default()).0,
+            wake_writer: Notify::new(),
+            writing: tokio::sync::Mutex::new(()),
+            last_merge: Mutex::new(Instant::now()),
             shutdown,
         })
     }
@@ -157,207 +159,204 @@ impl Pipeline {
         &self.dead_letters
     }
 
-    /// Processes one batch; concurrent calls write in the order they were made.
-    pub async fn process(&self, batch: Vec<Message>) -> Result<BatchReport, PipelineError> {
+    pub fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// Processes one batch; concurrent calls merge in the order they were made.
+    pub async fn process(&self, batch: Vec<Message>) -> Result<Accepted, PipelineError> {
         let turn = self.turns.ticket();
         self.process_in_turn(batch, turn).await
     }
 
-    /// A place in the write order, for a source that starts batches as tasks: the ticket is
+    /// A place in the merge order, for a source that starts batches as tasks: the ticket is
     /// taken before the task, whichever task the runtime then runs first.
     pub fn ticket(&self) -> turn::Turn {
         self.turns.ticket()
     }
 
-    pub async fn process_in_turn(&self, batch: Vec<Message>, turn: turn::Turn) -> Result<BatchReport, PipelineError> {
-        let mut workers = self.workers.lock().await;
-        let deployed = self.lifecycle.active();
-        let shadow = self.lifecycle.shadow();
-        let version = deployed.module.version().0.clone();
+    pub async fn process_in_turn(&self, batch: Vec<Message>, turn: turn::Turn) -> Result<Accepted, PipelineError> {
+        let version = self.lifecycle.active().module.version().0.clone();
         let mut report = BatchReport { events: batch.len(), module_version: version.clone(), ..Default::default() };
-        if batch.is_empty() {
-            return Ok(report);
-        }
         let now = wall_ms();
-        let mut letters = Vec::new();
+        // Events that no source can deliver again are written at the next round, not later.
+        let urgent = batch.iter().any(|m| matches!(m.origin, Origin::Http { .. }));
 
-        // Oversized messages never reach the module.
-        let max = self.config.max_message_bytes;
-        let (batch, too_large): (Vec<Message>, Vec<Message>) = batch.into_iter().partition(|m| m.payload.len() <= max);
-        for m in too_large {
-            let reason = format!("message is {} bytes; the limit is {max}", m.payload.len());
-            letters.push(DeadLetter::new(Kind::TooLarge, reason, &version, m.origin, &m.payload, now));
-        }
-
-        let wanted = self.config.module_workers().min(batch.len().div_ceil(MIN_EVENTS_PER_WORKER)).max(1);
-        let mut pool = std::mem::take(&mut workers.active);
-        pool.resize_with(pool.len().max(wanted), || None);
-        // Instances this batch does not need stay in the pool for the next large one.
-        let idle = pool.split_off(wanted);
-        let mut active: Vec<Option<ModuleInstance>> = pool.into_iter().map(|i| instance_for(i, &deployed.module)).collect();
-        let mut shadowed = shadow.as_ref().and_then(|s| instance_for(workers.shadow.take(), &s.deployed.module));
-        let started = Instant::now();
-        let (active, shadowed, batch, results, shadow_results, elapsed) = tokio::task::spawn_blocking(move || {
-            let results = run_parallel(&mut active, &batch);
-            let elapsed = started.elapsed();
-            // The shadow sees the same batch; its results are compared, never written.
-            let shadow_results = if shadowed.is_some() { Some(run_module(&mut shadowed, &batch)) } else { None };
-            (active, shadowed, batch, results, shadow_results, elapsed)
-        })
-        .await
-        .expect("module worker panicked");
-        workers.active = active;
-        workers.shadow = shadowed;
-        let labels = [("module_version", version.as_str())];
-        self.metrics.observe("liveviewer_module_call_seconds", &labels, elapsed.as_secs_f64());
-        let fuel: u64 = workers.active.iter().flatten().filter_map(crate::module::Transform::last_fuel).sum();
-        if fuel > 0 {
-            self.metrics.inc("liveviewer_module_fuel_total", &labels, fuel);
-        }
-        workers.active.extend(idle);
-        // The next batch may run the module while this one is merged and written.
-        drop(workers);
-        if let (Some(shadow), Some(shadow_results)) = (&shadow, &shadow_results) {
-            let origins: Vec<&crate::source::Origin> = batch.iter().map(|m| &m.origin).collect();
-            let differing = shadow.compare(&origins, &results, shadow_results);
-            let l = [("module_version", shadow.deployed.module.version().0.as_str())];
-            self.metrics.inc("liveviewer_shadow_events_total", &l, results.len() as u64);
-            self.metrics.inc("liveviewer_shadow_differences_total", &l, differing);
-        }
-
-        let mut by_viewer: BTreeMap<String, Vec<(usize, liveviewer_wire::outcome::Apply)>> = BTreeMap::new();
-        let horizon = now + self.config.max_future_s as i64 * 1000;
-        for (index, (message, result)) in batch.iter().zip(results).enumerate() {
-            match result {
-                Ok(Outcome::Apply(a)) if a.at.ts > horizon => {
-                    let reason = format!(
-                        "event time {} is more than {} s ahead of the host's clock",
-                        liveviewer_wire::time::format_millis(a.at.ts),
-                        self.config.max_future_s
-                    );
-                    letters.push(DeadLetter::new(Kind::TooFarAhead, reason, &version, message.origin.clone(), &message.payload, now));
-                }
-                Ok(Outcome::Apply(a)) => by_viewer.entry(a.viewer.clone()).or_default().push((index, a)),
-                Ok(Outcome::Skip { reason }) => {
-                    tracing::trace!(origin = ?message.origin, %reason, "skipped");
-                    report.skipped += 1;
-                }
-                Ok(Outcome::Reject { reason }) => {
-                    tracing::trace!(origin = ?message.origin, %reason, "rejected");
-                    report.rejected += 1;
-                    letters.push(DeadLetter::new(Kind::Rejected, reason, &version, message.origin.clone(), &message.payload, now));
-                }
-                Err(fault) => {
-                    report.module_faults += 1;
-                    self.metrics.inc("liveviewer_module_faults_total", &[("module_version", &version), ("kind", fault.kind())], 1);
-                    letters.push(DeadLetter::new(Kind::ModuleFault, fault.to_string(), &version, message.origin.clone(), &message.payload, now));
-                }
+        let (batch, mut letters) = route::split_oversized(batch, self.config.max_message_bytes, &version, now);
+        let (batch, ran) = if batch.is_empty() {
+            (batch, None)
+        } else {
+            let (batch, ran) = self.workers.run(&self.lifecycle, &self.metrics, batch).await;
+            (batch, Some(ran))
+        };
+        let mut by_viewer = BTreeMap::new();
+        let mut deployed = None;
+        if let Some(ran) = ran {
+            let version = ran.deployed.module.version().0.clone();
+            report.module_version = version.clone();
+            if let Some((shadow, shadow_results)) = &ran.shadow {
+                let origins: Vec<&Origin> = batch.iter().map(|m| &m.origin).collect();
+                let differing = shadow.compare(&origins, &ran.results, shadow_results);
+                let l = [("module_version", shadow.deployed.module.version().0.as_str())];
+                self.metrics.inc("liveviewer_shadow_events_total", &l, ran.results.len() as u64);
+                self.metrics.inc("liveviewer_shadow_differences_total", &l, differing);
             }
+            let routed = route::route(&batch, ran.results, &version, now, self.config.max_future_s);
+            report.skipped = routed.skipped;
+            report.rejected = routed.rejected;
+            report.module_faults = routed.faults.len();
+            for kind in &routed.faults {
+                self.metrics.inc("liveviewer_module_faults_total", &[("module_version", &version), ("kind", kind)], 1);
+            }
+            letters.extend(routed.letters);
+            by_viewer = routed.by_viewer;
+            deployed = Some(ran.deployed);
         }
 
         turn.wait().await?;
-        let written = async {
-            let written = self.merge_and_write(&batch, &by_viewer, &version, &mut report, &mut letters, now).await?;
-            report.dead_lettered = letters.len();
-            retry::forever(self, "dead-letter write", || self.dead_letters.write(&letters)).await?;
-            Ok::<_, PipelineError>(written)
-        }
-        .await;
+        let version = report.module_version.clone();
+        let merged = self.merge_and_publish(&batch, by_viewer, &version, urgent, &mut report, &mut letters, now).await;
+        let seq = match merged {
+            Ok(seq) => seq,
+            Err(e) => {
+                turn.finish(false);
+                return Err(e);
+            }
+        };
+        report.dead_lettered = letters.len();
+        let written = retry::forever(self, "dead-letter write", || self.dead_letters.write(&letters)).await;
         turn.finish(written.is_ok());
-        let written = written?;
-        self.live.publish(&written);
-
-        deployed.record(report.events as u64, report.module_faults as u64);
+        written?;
+        *self.last_merge.lock().expect("last merge") = Instant::now();
+        if urgent || self.policy.flush_interval.is_zero() {
+            self.wake_writer.notify_one();
+        }
+        if let Some(d) = deployed {
+            d.record(report.events as u64, report.module_faults as u64);
+        }
         self.record_metrics(&report, &letters);
         self.lifecycle.check_health();
-        tracing::debug!(?report, "batch durable");
-        Ok(report)
+        tracing::debug!(?report, seq, "batch merged");
+        // Without write-behind, a batch is done when it is written.
+        if self.policy.flush_interval.is_zero() {
+            self.wait_durable(seq).await?;
+        }
+        Ok(Accepted { report, seq })
     }
 
-    async fn merge_and_write(
+    /// Loads the viewers not in the working set, merges each viewer's events, publishes the
+    /// changed profiles; returns the batch's number.
+    #[allow(clippy::too_many_arguments)]
+    async fn merge_and_publish(
         &self,
         batch: &[Message],
-        by_viewer: &BTreeMap<String, Vec<(usize, liveviewer_wire::outcome::Apply)>>,
+        mut by_viewer: BTreeMap<String, route::ViewerEvents>,
         version: &str,
+        urgent: bool,
         report: &mut BatchReport,
         letters: &mut Vec<DeadLetter>,
         now: i64,
-    ) -> Result<Vec<ProfileState>, PipelineError> {
-        let events: HashMap<&str, Vec<Event<'_>>> = by_viewer
-            .iter()
-            .map(|(v, list)| {
-                let evs = list
-                    .iter()
-                    .map(|(i, a)| Event { index: *i, apply: a, watermark: batch[*i].origin.watermark() })
-                    .collect();
-                (v.as_str(), evs)
-            })
-            .collect();
-        let mut pending: Vec<String> = by_viewer.keys().cloned().collect();
-        let mut counted: HashMap<String, (usize, usize)> = HashMap::new();
-        let mut written = Vec::with_capacity(pending.len());
-        let mut rounds = 0u32;
-        while !pending.is_empty() {
-            let mut loaded = retry::forever(self, "profile load", || self.store.load(&pending)).await?;
-            let mut writes = Vec::with_capacity(pending.len());
-            let mut history = Vec::new();
-            for v in &pending {
-                let (state, rev) = match loaded.remove(v) {
-                    Some(s) => (s.state, s.rev),
-                    None => (ProfileState::new(v), 0),
-                };
-                let m = merge_viewer(state, &events[v.as_str()], version, &self.bounds);
-                if m.duplicates > 0 {
-                    tracing::debug!(viewer = %v, duplicates = m.duplicates, rev, watermarks = ?m.state.watermarks, "redelivered events not merged again");
+    ) -> Result<u64, PipelineError> {
+        let missing = self.working.lock().expect("working set").missing(by_viewer.keys());
+        if !missing.is_empty() {
+            let loaded = retry::forever(self, "profile load", || self.store.load(&missing)).await?;
+            self.metrics.inc("liveviewer_store_loads_total", &[], missing.len() as u64);
+            for (viewer, reason) in &loaded.unreadable {
+                // One unreadable item stops nothing else: its viewer's events wait in the
+                // dead letters, with the reason and the item's key, for the operator.
+                tracing::error!(%viewer, %reason, "stored profile cannot be read; its events are dead-lettered (repair: liveviewer profiles --delete)");
+                self.metrics.inc("liveviewer_unreadable_profiles_total", &[], 1);
+                for (i, _) in by_viewer.remove(viewer).unwrap_or_default() {
+                    let m = &batch[i];
+                    let why = format!("the stored profile of viewer {viewer:?} cannot be read: {reason}");
+                    letters.push(DeadLetter::new(Kind::StoreRefused, why, version, m.origin.clone(), &m.payload, now));
                 }
-                self.metrics.inc("liveviewer_deltas_dropped_total", &[], m.dropped_deltas as u64);
-                if m.applied > 0 && m.state.encode().len() > self.config.max_profile_bytes {
-                    tracing::warn!(viewer = %v, "profile would pass its size limit; its events are dead-lettered");
-                    for e in &events[v.as_str()] {
-                        let m = &batch[e.index];
+            }
+            let mut working = self.working.lock().expect("working set");
+            let mut found = loaded.found;
+            for viewer in missing.iter().filter(|v| by_viewer.contains_key(*v)) {
+                working.insert(viewer, found.remove(viewer));
+            }
+        }
+        let mut changed: Vec<ProfileState> = Vec::new();
+        let seq = {
+            let mut working = self.working.lock().expect("working set");
+            let seq = working.next_seq();
+            for (viewer, events) in by_viewer {
+                let refs: Vec<(usize, &liveviewer_wire::outcome::Apply)> = events.iter().map(|(i, a)| (*i, a)).collect();
+                if working.would_exceed(&viewer, &refs, self.config.max_profile_bytes, version, &self.bounds) {
+                    tracing::warn!(%viewer, "profile would pass its size limit; its events are dead-lettered");
+                    for (i, _) in &events {
+                        let m = &batch[*i];
                         let reason = format!("the viewer's profile would grow past {} bytes", self.config.max_profile_bytes);
                         letters.push(DeadLetter::new(Kind::ProfileTooLarge, reason, version, m.origin.clone(), &m.payload, now));
                     }
-                    counted.insert(v.clone(), (0, 0));
                     continue;
                 }
-                // Counted on the first round: later rounds see this batch's own writes again.
-                counted.entry(v.clone()).or_insert((m.applied, m.duplicates));
-                if m.applied > 0 {
-                    history.extend(m.history);
-                    writes.push(Write { state: m.state, expected_rev: rev });
+                let events: Vec<_> = events.into_iter().map(|(i, a)| (a, batch[i].origin.watermark(), batch[i].origin.clone())).collect();
+                let m = working.merge(&viewer, events, seq, urgent, version, &self.bounds, &self.policy);
+                if m.duplicates > 0 {
+                    tracing::debug!(%viewer, duplicates = m.duplicates, "redelivered events not merged again");
+                }
+                self.metrics.inc("liveviewer_deltas_dropped_total", &[], m.dropped_deltas as u64);
+                report.applied += m.applied;
+                report.duplicates += m.duplicates;
+                if m.changed {
+                    changed.push(working.get(&viewer).expect("just merged").state.clone());
                 }
             }
-            let (writes, history) = (Arc::new(writes), Arc::new(history));
-            let outcome = retry::forever(self, "profile write", || self.store.commit(writes.clone(), history.clone())).await?;
-            let writes = Arc::try_unwrap(writes).unwrap_or_else(|shared| (*shared).clone());
-            self.metrics.inc("liveviewer_store_conflicts_total", &[], outcome.conflicts.len() as u64);
-            for (viewer, reason) in &outcome.refused {
-                tracing::warn!(%viewer, %reason, "store refused the profile; its events are dead-lettered");
-                for e in &events[viewer.as_str()] {
-                    let m = &batch[e.index];
-                    letters.push(DeadLetter::new(Kind::StoreRefused, format!("store refused: {reason}"), version, m.origin.clone(), &m.payload, now));
+            working.evict(self.config.max_cached_profiles);
+            self.metrics.set("liveviewer_working_profiles", &[], working.len() as f64);
+            self.metrics.set("liveviewer_unwritten_profiles", &[], working.dirty() as f64);
+            seq
+        };
+        retry::forever_publish(self, || self.publisher.publish(&changed)).await?;
+        self.metrics.inc("liveviewer_profiles_published_total", &[], changed.len() as u64);
+        // A batch that changed nothing is durable as soon as it is merged.
+        self.announce_durable();
+        // Too many unwritten profiles: write them all before taking more.
+        if self.working.lock().expect("working set").dirty() > self.config.max_cached_profiles {
+            self.flush_all().await?;
+        }
+        Ok(seq)
+    }
+
+    /// Waits until batch `seq` is durable.
+    pub async fn wait_durable(&self, seq: u64) -> Result<(), PipelineError> {
+        let mut rx = self.durable.subscribe();
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            d = rx.wait_for(|d| d.seq >= seq || d.failed.is_some()) => {
+                let d = d.map_err(|_| PipelineError::ShuttingDown)?;
+                match &d.failed {
+                    Some(reason) if d.seq < seq => Err(PipelineError::Store(StoreError::Fatal(reason.clone()))),
+                    _ => Ok(()),
                 }
-                counted.insert(viewer.clone(), (0, 0));
             }
-            let done = writes.into_iter().filter(|w| {
-                !outcome.conflicts.contains(&w.state.viewer_id) && !outcome.refused.iter().any(|(v, _)| *v == w.state.viewer_id)
-            });
-            let done: Vec<ProfileState> = done.map(|w| w.state).collect();
-            self.metrics.inc("liveviewer_store_writes_total", &[], done.len() as u64);
-            written.extend(done);
-            pending = outcome.conflicts;
-            if !pending.is_empty() {
-                rounds += 1;
-                tracing::debug!(viewers = pending.len(), rounds, "write conflicts; merging again");
-                retry::pause(self, rounds).await?;
+            _ = shutdown.wait_for(|s| *s) => Err(PipelineError::ShuttingDown),
+        }
+    }
+
+    /// How far the writes have got, for a source that commits as batches become durable.
+    pub fn durable(&self) -> watch::Receiver<Durable> {
+        self.durable.subscribe()
+    }
+
+    fn announce_durable(&self) {
+        let seq = self.working.lock().expect("working set").durable_seq();
+        self.durable.send_if_modified(|d| {
+            if d.seq < seq {
+                d.seq = seq;
+                true
+            } else {
+                false
             }
-        }
-        for (applied, duplicates) in counted.values() {
-            report.applied += applied;
-            report.duplicates += duplicates;
-        }
-        Ok(written)
+        });
+    }
+
+    /// Forgets profiles already written: after a rebalance another host may have changed them.
+    pub fn forget_written(&self) {
+        self.working.lock().expect("working set").forget_written();
     }
 
     fn record_metrics(&self, r: &BatchReport, letters: &[DeadLetter]) {

@@ -21,6 +21,7 @@ where
                 return Ok(v);
             }
             Err(StoreError::Fatal(m)) => return Err(PipelineError::Store(StoreError::Fatal(m))),
+            Err(StoreError::Unreadable(m)) => return Err(PipelineError::Store(StoreError::Unreadable(m))),
             Err(StoreError::Transient(m)) => {
                 attempt += 1;
                 p.metrics.inc("liveviewer_store_retries_total", &[], 1);
@@ -31,6 +32,20 @@ where
             }
         }
     }
+}
+
+/// Publishing to the changelog, retried like a store write: every publish failure is taken
+/// as passing (the host creates the topic at start; a broker away comes back).
+pub async fn forever_publish<F, Fut>(p: &Pipeline, mut op: F) -> Result<(), PipelineError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), crate::changelog::publisher::PublishError>>,
+{
+    forever(p, "changelog publish", || {
+        let fut = op();
+        async move { fut.await.map_err(|e| StoreError::Transient(e.to_string())) }
+    })
+    .await
 }
 
 /// Sleeps for the `attempt`-th backoff step (with jitter), or returns early on shutdown.

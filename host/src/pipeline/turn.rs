@@ -65,7 +65,7 @@ impl Turn {
         let ticket = self.ticket;
         let state = *rx.wait_for(|s| s.next == ticket || s.refused(ticket)).await.expect("the sender lives in self");
         if state.refused(ticket) {
-            return Err(PipelineError::ShuttingDown);
+            return Err(PipelineError::Refused);
         }
         self.granted.store(true, Ordering::SeqCst);
         Ok(())
@@ -155,8 +155,8 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), b.wait()).await.expect("a dropped turn passes on").unwrap();
         let (c, d) = (turns.ticket(), turns.ticket());
         b.finish(false);
-        assert!(matches!(c.wait().await, Err(PipelineError::ShuttingDown)));
-        assert!(matches!(d.wait().await, Err(PipelineError::ShuttingDown)));
+        assert!(matches!(c.wait().await, Err(PipelineError::Refused)));
+        assert!(matches!(d.wait().await, Err(PipelineError::Refused)));
         drop((c, d));
         let e = turns.ticket();
         tokio::time::timeout(Duration::from_secs(5), e.wait()).await.expect("a batch after the failure writes").unwrap();
@@ -169,6 +169,6 @@ mod tests {
         let (a, b) = (turns.ticket(), turns.ticket());
         a.wait().await.unwrap();
         drop(a);
-        assert!(matches!(b.wait().await, Err(PipelineError::ShuttingDown)));
+        assert!(matches!(b.wait().await, Err(PipelineError::Refused)));
     }
 }

@@ -2,4 +2,5 @@
 //! `liveviewer-profile` crate (pure code, kept apart so the fuzzers build it alone).
 //! `render` names both the module and its function.
 
+pub use liveviewer_profile::render::ProfileV1;
 pub use liveviewer_profile::{key, output, render, state, Bounds, Clock, ProfileState, RenderContext};

@@ -7,26 +7,16 @@ use super::{Message, Origin};
 use crate::config::KafkaConfig;
 use crate::kafka::{client_config, KafkaContext};
 use crate::pipeline::in_flight::InFlight;
-use crate::pipeline::{Pipeline, PipelineError};
+use crate::pipeline::{Durable, Pipeline, PipelineError};
 use anyhow::Context;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message as _;
-use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-
-pub type DeadLetterProducer = FutureProducer<KafkaContext>;
-
-/// The producer for the dead-letter topic: acknowledged by all replicas, idempotent.
-pub fn producer(cfg: &KafkaConfig) -> anyhow::Result<DeadLetterProducer> {
-    let mut c = client_config(cfg, "liveviewer-dead-letters");
-    c.set("acks", "all").set("enable.idempotence", "true").set("linger.ms", "5");
-    c.create_with_context(KafkaContext::new(cfg)?).context("creating the dead-letter producer")
-}
 
 pub type GroupConsumer = StreamConsumer<KafkaContext>;
 
@@ -50,8 +40,11 @@ pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
     Ok(Arc::new(consumer))
 }
 
-/// Consumes until shutdown: batch, process, store and commit offsets. Returns after the
-/// batches in flight are durable and committed.
+/// Offsets of batches merged but not yet durable, oldest first.
+type Awaiting = std::collections::VecDeque<(u64, BTreeMap<(String, i32), i64>)>;
+
+/// Consumes until shutdown: batch, process, and commit each batch's offsets once the
+/// pipeline says it is durable. Returns after everything merged is written and committed.
 pub async fn run(
     consumer: Arc<GroupConsumer>,
     pipeline: Arc<Pipeline>,
@@ -59,9 +52,11 @@ pub async fn run(
     batch_wait: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    // The next batch runs the module while the previous one is written; offsets are stored
-    // only for batches that are durable, in order.
-    let mut in_flight = InFlight::new(pipeline, 2);
+    // The next batch runs the module while the previous one is merged.
+    let mut in_flight = InFlight::new(pipeline.clone(), 2);
+    let mut awaiting: Awaiting = Default::default();
+    let mut durable = pipeline.durable();
+    let mut assignment_seen = consumer.context().assignments();
     loop {
         let mut batch: Vec<Message> = Vec::with_capacity(batch_max);
         let mut stopping = *shutdown.borrow();
@@ -88,16 +83,30 @@ pub async fn run(
                 },
                 _ = &mut deadline, if started => break,
                 _ = shutdown.changed() => stopping = true,
-                // The batch in flight became durable: commit it now, not with the next one.
-                done = in_flight.next(), if !in_flight.is_empty() => match done {
-                    Ok(done) => commit(&consumer, vec![done]),
-                    Err(PipelineError::ShuttingDown) => {
-                        tracing::warn!("stopping with a batch that was not durable; it will be delivered again");
-                        return Ok(());
+                // A batch in flight was merged: its offsets wait for its writes.
+                done = in_flight.next(), if !in_flight.is_empty() => {
+                    let (accepted, next) = done?;
+                    awaiting.push_back((accepted.seq, next));
+                    // It may be durable already (the writes can land before the batch
+                    // comes back here, and that change was then seen with nothing to commit).
+                    let d = durable.borrow().clone();
+                    commit_durable(&consumer, &mut awaiting, &d)?;
+                }
+                // Writes landed: commit what they made durable, now, not with the next batch.
+                changed = durable.changed() => {
+                    if changed.is_err() {
+                        anyhow::bail!("the pipeline's writer is gone");
                     }
-                    Err(e) => return Err(e.into()),
-                },
+                    let d = durable.borrow_and_update().clone();
+                    commit_durable(&consumer, &mut awaiting, &d)?;
+                }
             }
+        }
+        // After a rebalance, profiles this host wrote may have been changed by another.
+        let assignments = consumer.context().assignments();
+        if assignments != assignment_seen {
+            assignment_seen = assignments;
+            pipeline.forget_written();
         }
         {
             let revoked = consumer.context().revoked.lock().expect("revoked");
@@ -123,20 +132,20 @@ pub async fn run(
                 }
                 tracing::debug!(events = batch.len(), ?first, ?next, "batch from Kafka");
             }
-            match in_flight.push(batch, next).await {
-                Ok(done) => commit(&consumer, done),
-                Err(PipelineError::ShuttingDown) => {
-                    tracing::warn!("stopping with a batch that was not durable; it will be delivered again");
-                    return Ok(());
-                }
-                Err(e) => return Err(e.into()),
+            for (accepted, next) in in_flight.push(batch, next).await? {
+                awaiting.push_back((accepted.seq, next));
             }
+            let d = durable.borrow().clone();
+            commit_durable(&consumer, &mut awaiting, &d)?;
         }
         if stopping {
-            match in_flight.drain().await {
-                Ok(done) => commit(&consumer, done),
+            match drain(&pipeline, &mut in_flight, &mut awaiting).await {
+                Ok(()) => {
+                    let d = durable.borrow().clone();
+                    commit_durable(&consumer, &mut awaiting, &d)?;
+                }
                 Err(PipelineError::ShuttingDown) => {
-                    tracing::warn!("stopping with a batch that was not durable; it will be delivered again");
+                    tracing::warn!("stopping with batches that were not written; they will be delivered again");
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -149,12 +158,33 @@ pub async fn run(
     }
 }
 
+/// Finishes the batches in flight and writes everything merged.
+async fn drain(pipeline: &Pipeline, in_flight: &mut InFlight<BTreeMap<(String, i32), i64>>, awaiting: &mut Awaiting) -> Result<(), PipelineError> {
+    for (accepted, next) in in_flight.drain().await? {
+        awaiting.push_back((accepted.seq, next));
+    }
+    pipeline.flush_all().await
+}
+
+/// Stores and commits the offsets of every batch that is durable.
+fn commit_durable(consumer: &GroupConsumer, awaiting: &mut Awaiting, durable: &Durable) -> anyhow::Result<()> {
+    if let Some(reason) = &durable.failed {
+        anyhow::bail!("profile writes stopped: {reason}");
+    }
+    let mut done = Vec::new();
+    while awaiting.front().is_some_and(|(seq, _)| *seq <= durable.seq) {
+        done.push(awaiting.pop_front().expect("checked").1);
+    }
+    commit(consumer, done);
+    Ok(())
+}
+
 /// Stores the offsets of durable batches and commits them.
-fn commit(consumer: &GroupConsumer, done: Vec<(crate::pipeline::BatchReport, BTreeMap<(String, i32), i64>)>) {
+fn commit(consumer: &GroupConsumer, done: Vec<BTreeMap<(String, i32), i64>>) {
     if done.is_empty() {
         return;
     }
-    for (_, next) in done {
+    for next in done {
         for ((topic, partition), next) in next {
             // librdkafka stores `offset + 1`: hand it the last processed message's offset.
             if let Err(e) = consumer.store_offset(&topic, partition, next - 1) {

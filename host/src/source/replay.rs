@@ -30,11 +30,11 @@ pub async fn replay(
         }
     });
     let mut total = BatchReport::default();
-    let mut in_flight = InFlight::new(pipeline, 2);
-    let mut add = |done: Vec<(BatchReport, ())>| {
-        for (report, ()) in done {
-            total.add(&report);
-            total.module_version = report.module_version;
+    let mut in_flight = InFlight::new(pipeline.clone(), 2);
+    let mut add = |done: Vec<(crate::pipeline::Accepted, ())>| {
+        for (accepted, ()) in done {
+            total.add(&accepted.report);
+            total.module_version = accepted.report.module_version;
         }
     };
     while let Some(batch) = rx.recv().await {
@@ -42,6 +42,8 @@ pub async fn replay(
     }
     add(in_flight.drain().await?);
     reader.await?;
+    // Everything merged is written before the replay says it is done.
+    pipeline.flush_all().await?;
     Ok(total)
 }
 

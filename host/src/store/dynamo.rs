@@ -1,8 +1,11 @@
 //! DynamoDB: the shared state when several hosts consume one topic. Profiles are one item per
-//! viewer (`viewer_id`), written with a condition on the revision read; the status history is
-//! a second table keyed by viewer and event time, with a TTL where the server supports it.
+//! viewer (`viewer_id`), written with a condition on the revision read, with readable
+//! attributes beside the state (status, media label, last seen, module version, revision) and
+//! a TTL for viewers long gone; the status history is a second table keyed by viewer and event
+//! time, with a TTL too. Every read on a running host is a key lookup: the one full read,
+//! [`DynamoStore::export`], belongs to the `profiles` export command.
 
-use super::{CommitOutcome, HistoryRow, Scan, StoreError, Stored, Write};
+use super::{CommitOutcome, HistoryRow, Loaded, StoreError, Stored, Summary, Write};
 use crate::config::DynamoConfig;
 use crate::profile::ProfileState;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -65,18 +68,16 @@ impl DynamoStore {
 
     async fn ensure_tables(&self) -> Result<(), StoreError> {
         let c = &self.config;
-        self.ensure_table(&c.profiles_table, None).await?;
-        let created = self.ensure_table(&c.history_table, Some("at")).await?;
-        if created {
-            let ttl = TimeToLiveSpecification::builder()
-                .enabled(true)
-                .attribute_name("expires_at")
-                .build()
-                .expect("complete TTL spec");
-            if let Err(e) =
-                self.client.update_time_to_live().table_name(&c.history_table).time_to_live_specification(ttl).send().await
-            {
-                tracing::info!(table = %c.history_table, error = %classify(&e), "TTL not enabled: this server does not support it");
+        for (table, sort_key) in [(&c.profiles_table, None), (&c.history_table, Some("at"))] {
+            if self.ensure_table(table, sort_key).await? {
+                let ttl = TimeToLiveSpecification::builder()
+                    .enabled(true)
+                    .attribute_name("expires_at")
+                    .build()
+                    .expect("complete TTL spec");
+                if let Err(e) = self.client.update_time_to_live().table_name(table).time_to_live_specification(ttl).send().await {
+                    tracing::info!(%table, error = %classify(&e), "TTL not enabled: this server does not support it");
+                }
             }
         }
         Ok(())
@@ -131,8 +132,8 @@ impl DynamoStore {
         self.client.describe_table().table_name(&self.config.profiles_table).send().await.is_ok()
     }
 
-    pub async fn load(&self, viewers: &[String]) -> Result<HashMap<String, Stored>, StoreError> {
-        let mut out = HashMap::with_capacity(viewers.len());
+    pub async fn load(&self, viewers: &[String]) -> Result<Loaded, StoreError> {
+        let mut out = Loaded::default();
         for chunk in viewers.chunks(100) {
             let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
                 .iter()
@@ -155,8 +156,16 @@ impl DynamoStore {
                     .await
                     .map_err(|e| classify(&e))?;
                 for item in resp.responses().and_then(|r| r.get(&self.config.profiles_table)).into_iter().flatten() {
-                    let stored = decode_item(item)?;
-                    out.insert(stored.state.viewer_id.clone(), stored);
+                    let viewer = match item.get("viewer_id") {
+                        Some(AttributeValue::S(v)) => v.clone(),
+                        _ => continue,
+                    };
+                    match decode_item(item) {
+                        Ok(stored) => {
+                            out.found.insert(viewer, stored);
+                        }
+                        Err(reason) => out.unreadable.push((viewer, reason)),
+                    }
                 }
                 keys = resp
                     .unprocessed_keys()
@@ -165,6 +174,10 @@ impl DynamoStore {
                     .unwrap_or_default();
                 if !keys.is_empty() {
                     attempt += 1;
+                    if attempt > UNPROCESSED_ATTEMPTS {
+                        // The caller's retry loop waits (and honours shutdown) from here.
+                        return Err(StoreError::Transient(format!("{} keys still unprocessed (throttled)", keys.len())));
+                    }
                     tokio::time::sleep(Duration::from_millis(20 << attempt.min(6))).await;
                 }
             }
@@ -172,54 +185,46 @@ impl DynamoStore {
         Ok(out)
     }
 
+    /// Writes each profile on its own condition. A throttled or failed item does not fail
+    /// the others: it comes back in [`CommitOutcome::retry`] and only it is written again.
     pub async fn commit(&self, writes: Arc<Vec<Write>>, history: Arc<Vec<HistoryRow>>) -> Result<CommitOutcome, StoreError> {
         // History first: a row is idempotent, and writing it before the profile means a crash
         // between the two leaves nothing the replay would not rewrite.
         self.put_history(history).await?;
-        let results: Vec<(String, Result<(), StoreError>, bool)> = stream::iter(0..writes.len())
+        let results: Vec<(String, Result<(), PutError>)> = stream::iter(0..writes.len())
             .map(|i| {
                 let writes = writes.clone();
                 async move {
                     let w = &writes[i];
-                    let viewer = w.state.viewer_id.clone();
-                    match self.put_profile(w).await {
-                        Ok(()) => (viewer, Ok(()), false),
-                        Err(PutError::Conflict) => (viewer, Ok(()), true),
-                        Err(PutError::Refused(reason)) => (viewer, Err(StoreError::Fatal(reason)), false),
-                        Err(PutError::Store(e)) => (viewer, Err(e), false),
-                    }
+                    (w.viewer_id.clone(), self.put_profile(w).await)
                 }
             })
             .buffer_unordered(self.config.write_concurrency)
             .collect()
             .await;
         let mut outcome = CommitOutcome::default();
-        for (viewer, result, conflict) in results {
+        for (viewer, result) in results {
             match result {
-                Ok(()) if conflict => outcome.conflicts.push(viewer),
                 Ok(()) => {}
-                Err(StoreError::Fatal(reason)) => outcome.refused.push((viewer, reason)),
-                // Some writes landed, some did not: the caller retries the batch, and the ones
-                // that landed come back as conflicts, are reloaded and merge to the same state.
-                Err(transient) => return Err(transient),
+                Err(PutError::Conflict) => outcome.conflicts.push(viewer),
+                Err(PutError::Refused(reason)) => outcome.refused.push((viewer, reason)),
+                Err(PutError::Store(StoreError::Transient(reason))) => outcome.retry.push((viewer, reason)),
+                Err(PutError::Store(other)) => return Err(other),
             }
         }
         Ok(outcome)
     }
 
     async fn put_profile(&self, w: &Write) -> Result<(), PutError> {
-        let s = &w.state;
-        let mut req = self
-            .client
-            .put_item()
-            .table_name(&self.config.profiles_table)
-            .item("viewer_id", AttributeValue::S(s.viewer_id.clone()))
-            .item("state", AttributeValue::B(Blob::new(s.encode())))
-            .item("rev", AttributeValue::N((w.expected_rev + 1).to_string()))
-            .item("last_seen", AttributeValue::N(s.last_seen.unwrap_or(0).to_string()));
-        if let Some((status, _)) = s.states.get("status").and_then(|w| w.current()) {
-            req = req.item("status", AttributeValue::S(status.to_owned()));
+        let mut item = summary_attributes(&w.summary, self.config.profile_ttl_days);
+        item.insert("viewer_id".into(), AttributeValue::S(w.viewer_id.clone()));
+        item.insert("state".into(), AttributeValue::B(Blob::new(w.state.clone())));
+        item.insert("rev".into(), AttributeValue::N((w.expected_rev + 1).to_string()));
+        let size = item_size(&item);
+        if size > MAX_ITEM_BYTES {
+            return Err(PutError::Refused(format!("the item would be {size} bytes; DynamoDB's limit is {MAX_ITEM_BYTES}")));
         }
+        let mut req = self.client.put_item().table_name(&self.config.profiles_table).set_item(Some(item));
         req = if w.expected_rev == 0 {
             req.condition_expression("attribute_not_exists(viewer_id)")
         } else {
@@ -263,6 +268,10 @@ impl DynamoStore {
     async fn batch_write(&self, mut items: Vec<WriteRequest>) -> Result<(), StoreError> {
         let mut attempt = 0;
         while !items.is_empty() {
+            if attempt > UNPROCESSED_ATTEMPTS {
+                // The caller's retry loop waits (and honours shutdown) from here.
+                return Err(StoreError::Transient(format!("{} history rows still unprocessed (throttled)", items.len())));
+            }
             let resp = self
                 .client
                 .batch_write_item()
@@ -283,22 +292,42 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub async fn scan(&self, scan: Scan) -> Result<Vec<ProfileState>, StoreError> {
-        let mut req = self
+    /// Every profile: a full, paginated scan. For the `profiles` export command only.
+    pub async fn export(&self) -> Result<Vec<ProfileState>, StoreError> {
+        let items: Vec<HashMap<String, AttributeValue>> = self
             .client
             .scan()
             .table_name(&self.config.profiles_table)
             .projection_expression("viewer_id, #s, rev")
             .expression_attribute_names("#s", "state")
-            .consistent_read(true);
-        if let Scan::SeenSince(t) = scan {
-            req = req
-                .filter_expression("last_seen >= :t")
-                .expression_attribute_values(":t", AttributeValue::N(t.to_string()));
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify(&e))?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            match decode_item(item) {
+                Ok(s) => out.push(s.state),
+                Err(reason) => tracing::warn!(item = ?item.get("viewer_id"), %reason, "unreadable profile left out of the export"),
+            }
         }
-        let items: Vec<HashMap<String, AttributeValue>> =
-            req.into_paginator().items().send().try_collect().await.map_err(|e| classify(&e))?;
-        items.iter().map(|i| decode_item(i).map(|s| s.state)).collect()
+        Ok(out)
+    }
+
+    /// Deletes a viewer's profile item (the operator's repair of an unreadable one).
+    pub async fn delete(&self, viewer: &str) -> Result<bool, StoreError> {
+        let resp = self
+            .client
+            .delete_item()
+            .table_name(&self.config.profiles_table)
+            .key("viewer_id", AttributeValue::S(viewer.to_owned()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(resp.attributes().is_some_and(|a| !a.is_empty()))
     }
 
     pub async fn history(&self, viewer: &str) -> Result<Vec<HistoryRow>, StoreError> {
@@ -338,14 +367,86 @@ fn history_sort_key(ts: i64, event_hash: u64) -> String {
     format!("{}#{event_hash:016x}", format_millis(ts))
 }
 
-fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<Stored, StoreError> {
+fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<Stored, String> {
     let state = match item.get("state") {
-        Some(AttributeValue::B(b)) => ProfileState::decode(b.as_ref()).map_err(StoreError::Fatal)?,
-        _ => return Err(StoreError::Fatal("profile item without its state".into())),
+        Some(AttributeValue::B(b)) => ProfileState::decode(b.as_ref())?,
+        _ => return Err("profile item without its state".into()),
     };
     let rev = match item.get("rev") {
-        Some(AttributeValue::N(n)) => n.parse().map_err(|_| StoreError::Fatal(format!("profile rev {n:?}")))?,
-        _ => return Err(StoreError::Fatal("profile item without its rev".into())),
+        Some(AttributeValue::N(n)) => n.parse().map_err(|_| format!("profile rev {n:?}"))?,
+        _ => return Err("profile item without its rev".into()),
     };
     Ok(Stored { state, rev })
+}
+
+/// DynamoDB's item size limit.
+const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// Rounds of unprocessed items waited for inside one call before the caller's retry takes over.
+const UNPROCESSED_ATTEMPTS: u32 = 5;
+
+/// The readable attributes of a profile item.
+fn summary_attributes(s: &Summary, ttl_days: u32) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::new();
+    let mut text = |name: &str, v: Option<String>| {
+        if let Some(v) = v {
+            item.insert(name.to_owned(), AttributeValue::S(v));
+        }
+    };
+    text("status", s.status.clone());
+    text("status_at", s.status_at.map(format_millis));
+    text("media_label", s.media_label.clone());
+    text("first_seen", s.first_seen.map(format_millis));
+    text("last_seen", s.last_seen.map(format_millis));
+    item.insert("module_version".into(), AttributeValue::S(s.module_version.clone()));
+    item.insert("revision".into(), AttributeValue::N(s.revision.to_string()));
+    if ttl_days > 0 {
+        if let Some(last) = s.last_seen {
+            // Seconds since the epoch, as DynamoDB's TTL wants: gone this long after the
+            // viewer's last event.
+            let expires = last / 1000 + i64::from(ttl_days) * 86_400;
+            item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
+        }
+    }
+    item
+}
+
+/// An item's size as DynamoDB counts it: attribute names plus values.
+fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter()
+        .map(|(k, v)| {
+            k.len()
+                + match v {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::N(n) => n.len(),
+                    AttributeValue::B(b) => b.as_ref().len(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_item_says_what_a_person_wants_to_know_and_expires() {
+        let s = Summary {
+            status: Some("WATCHING_VIDEO".into()),
+            status_at: Some(1_763_000_000_000),
+            media_label: Some("Big Buck Bunny".into()),
+            first_seen: Some(1_762_000_000_000),
+            last_seen: Some(1_763_000_100_000),
+            module_version: "sha256:abc".into(),
+            revision: 42,
+        };
+        let item = summary_attributes(&s, 30);
+        assert_eq!(item["status"], AttributeValue::S("WATCHING_VIDEO".into()));
+        assert_eq!(item["media_label"], AttributeValue::S("Big Buck Bunny".into()));
+        assert_eq!(item["last_seen"], AttributeValue::S("2025-11-13T02:15:00.000Z".into()));
+        assert_eq!(item["revision"], AttributeValue::N("42".into()));
+        assert_eq!(item["expires_at"], AttributeValue::N((1_763_000_100 + 30 * 86_400).to_string()));
+        assert!(!summary_attributes(&s, 0).contains_key("expires_at"));
+    }
 }

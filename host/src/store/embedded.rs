@@ -1,14 +1,19 @@
 //! The embedded store: a redb database file in the data directory. One write transaction per
-//! batch, durable (fsync) before the commit returns.
+//! commit, durable (fsync) before the commit returns. Beside the profiles, an index by last
+//! event time lets its host seed its live view at start-up without reading every profile.
 
-use super::{CommitOutcome, HistoryRow, Scan, StoreError, Stored, Write};
+use super::{CommitOutcome, HistoryRow, Loaded, StoreError, Stored, Write};
 use crate::profile::ProfileState;
-use redb::{Database, ReadableTable, TableDefinition};
-use std::collections::HashMap;
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
 
+/// viewer -> revision (8 bytes, little endian) + the encoded state.
 const PROFILES: TableDefinition<&str, &[u8]> = TableDefinition::new("profiles");
 const HISTORY: TableDefinition<(&str, i64, u64), &[u8]> = TableDefinition::new("status_history");
+/// (last event time, viewer): the viewers by how recently they were seen.
+const RECENT: TableDefinition<(i64, &str), ()> = TableDefinition::new("recent");
+/// viewer -> its key in RECENT, to move it when the viewer is seen again.
+const LAST_SEEN: TableDefinition<&str, i64> = TableDefinition::new("last_seen");
 
 /// The database's page cache.
 const CACHE_BYTES: usize = 64 << 20;
@@ -33,19 +38,60 @@ impl EmbeddedStore {
             .create(&path)
             .map_err(|e| StoreError::Fatal(format!("{}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(transient)?;
-        txn.open_table(PROFILES).map_err(transient)?;
-        txn.open_table(HISTORY).map_err(transient)?;
+        let indexed = {
+            txn.open_table(HISTORY).map_err(transient)?;
+            txn.open_table(RECENT).map_err(transient)?;
+            let profiles = txn.open_table(PROFILES).map_err(transient)?;
+            let last_seen = txn.open_table(LAST_SEEN).map_err(transient)?;
+            profiles.len().map_err(transient)? == last_seen.len().map_err(transient)?
+        };
         txn.commit().map_err(transient)?;
-        Ok(EmbeddedStore { db })
+        let store = EmbeddedStore { db };
+        if !indexed {
+            store.rebuild_index()?;
+        }
+        Ok(store)
     }
 
-    pub fn load(&self, viewers: &[String]) -> Result<HashMap<String, Stored>, StoreError> {
+    /// Builds the last-seen index of a database written before it existed: once, at open.
+    fn rebuild_index(&self) -> Result<(), StoreError> {
+        tracing::info!("indexing the embedded store by last event time (once)");
+        let txn = self.db.begin_write().map_err(transient)?;
+        {
+            let profiles = txn.open_table(PROFILES).map_err(transient)?;
+            let mut recent = txn.open_table(RECENT).map_err(transient)?;
+            let mut last_seen = txn.open_table(LAST_SEEN).map_err(transient)?;
+            for entry in profiles.iter().map_err(transient)? {
+                let (viewer, bytes) = entry.map_err(transient)?;
+                match decode(bytes.value()) {
+                    Ok(stored) => {
+                        let seen = stored.state.last_seen.unwrap_or(0);
+                        recent.insert((seen, viewer.value()), ()).map_err(transient)?;
+                        last_seen.insert(viewer.value(), seen).map_err(transient)?;
+                    }
+                    // Unreadable: not in the index, but counted, so that the index is not
+                    // rebuilt at every start.
+                    Err(_) => {
+                        last_seen.insert(viewer.value(), i64::MIN).map_err(transient)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(transient)
+    }
+
+    pub fn load(&self, viewers: &[String]) -> Result<Loaded, StoreError> {
         let txn = self.db.begin_read().map_err(transient)?;
         let table = txn.open_table(PROFILES).map_err(transient)?;
-        let mut out = HashMap::with_capacity(viewers.len());
+        let mut out = Loaded::default();
         for v in viewers {
             if let Some(bytes) = table.get(v.as_str()).map_err(transient)? {
-                out.insert(v.clone(), decode(bytes.value())?);
+                match decode(bytes.value()) {
+                    Ok(stored) => {
+                        out.found.insert(v.clone(), stored);
+                    }
+                    Err(reason) => out.unreadable.push((v.clone(), reason)),
+                }
             }
         }
         Ok(out)
@@ -56,20 +102,32 @@ impl EmbeddedStore {
         let txn = self.db.begin_write().map_err(transient)?;
         {
             let mut table = txn.open_table(PROFILES).map_err(transient)?;
+            let mut recent = txn.open_table(RECENT).map_err(transient)?;
+            let mut last_seen = txn.open_table(LAST_SEEN).map_err(transient)?;
+            let mut item = Vec::new();
             for w in writes {
                 // The revision alone: decoding the whole stored profile here cost as much as
                 // encoding the new one.
-                let current = match table.get(w.state.viewer_id.as_str()).map_err(transient)? {
-                    Some(bytes) => rev_of(bytes.value())?,
+                let current = match table.get(w.viewer_id.as_str()).map_err(transient)? {
+                    Some(bytes) => rev_of(bytes.value()).unwrap_or(u64::MAX),
                     None => 0,
                 };
                 if current != w.expected_rev {
-                    outcome.conflicts.push(w.state.viewer_id.clone());
+                    outcome.conflicts.push(w.viewer_id.clone());
                     continue;
                 }
-                table
-                    .insert(w.state.viewer_id.as_str(), encode(&w.state, w.expected_rev + 1).as_slice())
-                    .map_err(transient)?;
+                item.clear();
+                item.extend_from_slice(&(w.expected_rev + 1).to_le_bytes());
+                item.extend_from_slice(&w.state);
+                table.insert(w.viewer_id.as_str(), item.as_slice()).map_err(transient)?;
+                let seen = w.summary.last_seen.unwrap_or(0);
+                let before = last_seen.insert(w.viewer_id.as_str(), seen).map_err(transient)?.map(|v| v.value());
+                if before != Some(seen) {
+                    if let Some(b) = before {
+                        recent.remove((b, w.viewer_id.as_str())).map_err(transient)?;
+                    }
+                    recent.insert((seen, w.viewer_id.as_str()), ()).map_err(transient)?;
+                }
             }
             let mut hist = txn.open_table(HISTORY).map_err(transient)?;
             for row in history {
@@ -81,22 +139,64 @@ impl EmbeddedStore {
         Ok(outcome)
     }
 
-    pub fn scan(&self, scan: Scan) -> Result<Vec<ProfileState>, StoreError> {
+    /// Every readable profile (the export command's full read).
+    pub fn export(&self) -> Result<Vec<ProfileState>, StoreError> {
         let txn = self.db.begin_read().map_err(transient)?;
         let table = txn.open_table(PROFILES).map_err(transient)?;
         let mut out = Vec::new();
         for entry in table.iter().map_err(transient)? {
-            let (_, bytes) = entry.map_err(transient)?;
-            let state = decode(bytes.value())?.state;
-            let keep = match scan {
-                Scan::All => true,
-                Scan::SeenSince(t) => state.last_seen.is_some_and(|l| l >= t),
-            };
-            if keep {
-                out.push(state);
+            let (viewer, bytes) = entry.map_err(transient)?;
+            match decode(bytes.value()) {
+                Ok(s) => out.push(s.state),
+                Err(reason) => tracing::warn!(viewer = viewer.value(), %reason, "unreadable profile left out of the export"),
             }
         }
         Ok(out)
+    }
+
+    /// The profiles seen at or after `since_ms`, newest first, at most `limit`: a range of the
+    /// index, not a read of every profile.
+    pub fn recent(&self, since_ms: i64, limit: usize) -> Result<Vec<ProfileState>, StoreError> {
+        let txn = self.db.begin_read().map_err(transient)?;
+        let recent = txn.open_table(RECENT).map_err(transient)?;
+        let profiles = txn.open_table(PROFILES).map_err(transient)?;
+        let mut out = Vec::new();
+        for entry in recent.range((since_ms, "")..).map_err(transient)?.rev().take(limit) {
+            let (key, _) = entry.map_err(transient)?;
+            let (_, viewer) = key.value();
+            if let Some(bytes) = profiles.get(viewer).map_err(transient)? {
+                if let Ok(s) = decode(bytes.value()) {
+                    out.push(s.state);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes a viewer's profile (the operator's repair of an unreadable item).
+    pub fn delete(&self, viewer: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(transient)?;
+        let existed = {
+            let mut table = txn.open_table(PROFILES).map_err(transient)?;
+            let mut recent = txn.open_table(RECENT).map_err(transient)?;
+            let mut last_seen = txn.open_table(LAST_SEEN).map_err(transient)?;
+            if let Some(seen) = last_seen.remove(viewer).map_err(transient)?.map(|v| v.value()) {
+                recent.remove((seen, viewer)).map_err(transient)?;
+            }
+            let removed = table.remove(viewer).map_err(transient)?.is_some();
+            removed
+        };
+        txn.commit().map_err(transient)?;
+        Ok(existed)
+    }
+
+    /// Stores raw item bytes (tests: a corrupt item).
+    #[doc(hidden)]
+    pub fn put_raw(&self, viewer: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(transient)?;
+        txn.open_table(PROFILES).map_err(transient)?.insert(viewer, bytes).map_err(transient)?;
+        txn.open_table(LAST_SEEN).map_err(transient)?.insert(viewer, i64::MIN).map_err(transient)?;
+        txn.commit().map_err(transient)
     }
 
     pub fn history(&self, viewer: &str) -> Result<Vec<HistoryRow>, StoreError> {
@@ -105,26 +205,20 @@ impl EmbeddedStore {
         let mut out = Vec::new();
         for entry in table.range((viewer, i64::MIN, 0)..=(viewer, i64::MAX, u64::MAX)).map_err(transient)? {
             let (_, bytes) = entry.map_err(transient)?;
-            out.push(serde_json::from_slice(bytes.value()).map_err(|e| StoreError::Fatal(format!("history row: {e}")))?);
+            out.push(serde_json::from_slice(bytes.value()).map_err(|e| StoreError::Unreadable(format!("history row: {e}")))?);
         }
         Ok(out)
     }
 }
 
-fn encode(state: &ProfileState, rev: u64) -> Vec<u8> {
-    let mut out = rev.to_le_bytes().to_vec();
-    out.extend(state.encode());
-    out
-}
-
-fn rev_of(bytes: &[u8]) -> Result<u64, StoreError> {
-    let rev = bytes.first_chunk::<8>().ok_or_else(|| StoreError::Fatal("profile item too short".into()))?;
+fn rev_of(bytes: &[u8]) -> Result<u64, String> {
+    let rev = bytes.first_chunk::<8>().ok_or_else(|| "profile item too short".to_owned())?;
     Ok(u64::from_le_bytes(*rev))
 }
 
-fn decode(bytes: &[u8]) -> Result<Stored, StoreError> {
+fn decode(bytes: &[u8]) -> Result<Stored, String> {
     let rev = rev_of(bytes)?;
-    let state = ProfileState::decode(&bytes[8..]).map_err(StoreError::Fatal)?;
+    let state = ProfileState::decode(&bytes[8..])?;
     Ok(Stored { state, rev })
 }
 
@@ -142,21 +236,21 @@ mod tests {
     fn writes_are_conditional_on_the_revision() {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        let out = store.commit(&[Write { state: state("a", 1), expected_rev: 0 }], &[]).unwrap();
+        let out = store.commit(&[Write::new(&state("a", 1), 0)], &[]).unwrap();
         assert!(out.conflicts.is_empty());
-        assert_eq!(store.load(&["a".into()]).unwrap()["a"].rev, 1);
+        assert_eq!(store.load(&["a".into()]).unwrap().found["a"].rev, 1);
         // A writer that read nothing (rev 0) loses against the stored rev 1.
-        let out = store.commit(&[Write { state: state("a", 2), expected_rev: 0 }], &[]).unwrap();
+        let out = store.commit(&[Write::new(&state("a", 2), 0)], &[]).unwrap();
         assert_eq!(out.conflicts, ["a"]);
-        let out = store.commit(&[Write { state: state("a", 2), expected_rev: 1 }], &[]).unwrap();
+        let out = store.commit(&[Write::new(&state("a", 2), 1)], &[]).unwrap();
         assert!(out.conflicts.is_empty());
-        let loaded = store.load(&["a".into(), "b".into()]).unwrap();
+        let loaded = store.load(&["a".into(), "b".into()]).unwrap().found;
         assert_eq!((loaded["a"].rev, loaded["a"].state.last_seen), (2, Some(2)));
         assert!(!loaded.contains_key("b"));
     }
 
     #[test]
-    fn survives_reopening_and_scans() {
+    fn survives_reopening_and_finds_recent_viewers_by_the_index() {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = EmbeddedStore::open(dir.path()).unwrap();
@@ -171,14 +265,32 @@ mod tests {
                 ad_id: None,
                 module_version: "m".into(),
             };
-            let writes = [Write { state: state("a", 10), expected_rev: 0 }, Write { state: state("b", 20), expected_rev: 0 }];
+            let writes = [Write::new(&state("a", 10), 0), Write::new(&state("b", 20), 0), Write::new(&state("c", 5), 0)];
             store.commit(&writes, &[row.clone(), row]).unwrap();
+            // Seen again: moves in the index.
+            store.commit(&[Write::new(&state("c", 30), 1)], &[]).unwrap();
         }
         let store = EmbeddedStore::open(dir.path()).unwrap();
-        assert_eq!(store.scan(Scan::All).unwrap().len(), 2);
-        assert_eq!(store.scan(Scan::SeenSince(15)).unwrap().len(), 1);
+        assert_eq!(store.export().unwrap().len(), 3);
+        let ids = |v: Vec<ProfileState>| v.into_iter().map(|s| s.viewer_id).collect::<Vec<_>>();
+        assert_eq!(ids(store.recent(15, 10).unwrap()), ["c", "b"]);
+        assert_eq!(ids(store.recent(0, 1).unwrap()), ["c"]);
         assert_eq!(store.history("a").unwrap().len(), 1, "the same row twice is one row");
         assert!(store.history("b").unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_item_is_reported_for_its_viewer_alone_and_can_be_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store.commit(&[Write::new(&state("good", 1), 0)], &[]).unwrap();
+        store.put_raw("bad", &[1, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9]).unwrap();
+        let loaded = store.load(&["good".into(), "bad".into()]).unwrap();
+        assert!(loaded.found.contains_key("good"));
+        assert_eq!(loaded.unreadable.len(), 1);
+        assert_eq!(loaded.unreadable[0].0, "bad");
+        assert!(store.delete("bad").unwrap());
+        assert!(store.load(&["bad".into()]).unwrap().unreadable.is_empty());
     }
 
     #[test]

@@ -21,11 +21,64 @@ pub struct Stored {
     pub rev: u64,
 }
 
+/// What a load found: the profiles, and the items that exist but cannot be read (a corrupt or
+/// foreign item), each with the reason: their viewers' events go to the dead letters, the
+/// rest of the batch goes on.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub found: HashMap<String, Stored>,
+    pub unreadable: Vec<(String, String)>,
+}
+
 /// A profile to write: only if the stored revision is still `expected_rev` (0: absent).
 #[derive(Debug, Clone)]
 pub struct Write {
-    pub state: ProfileState,
+    pub viewer_id: String,
+    /// The profile state, encoded once ([`ProfileState::encode`]).
+    pub state: Vec<u8>,
+    /// What a person reading the item sees besides the state.
+    pub summary: Summary,
     pub expected_rev: u64,
+}
+
+impl Write {
+    pub fn new(state: &ProfileState, expected_rev: u64) -> Write {
+        Write { viewer_id: state.viewer_id.clone(), state: state.encode(), summary: Summary::of(state), expected_rev }
+    }
+}
+
+/// The readable part of a stored profile (DynamoDB attributes beside the state blob), so that
+/// `aws dynamodb get-item` answers a person.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub status: Option<String>,
+    pub status_at: Option<i64>,
+    pub media_label: Option<String>,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub module_version: String,
+    pub revision: u64,
+}
+
+impl Summary {
+    pub fn of(state: &ProfileState) -> Summary {
+        let status = state.states.get("status").and_then(|w| w.current());
+        let media_label = state
+            .cells
+            .fields
+            .get("media")
+            .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.value).ok())
+            .and_then(|m| m.get("label").and_then(|l| l.as_str()).map(str::to_owned));
+        Summary {
+            status: status.map(|(v, _)| v.to_owned()),
+            status_at: status.map(|(_, since)| since.ts),
+            media_label,
+            first_seen: state.first_seen,
+            last_seen: state.last_seen,
+            module_version: state.module_version.clone(),
+            revision: state.revision,
+        }
+    }
 }
 
 /// One row of the append-only status history: the viewer entered `status` at `ts`.
@@ -52,6 +105,10 @@ pub enum StoreError {
     /// The store cannot work as configured (a missing table, bad credentials): stop.
     #[error("store misconfigured: {0}")]
     Fatal(String),
+    /// An item exists but cannot be read as a profile: that viewer's events are dead letters;
+    /// nothing else stops.
+    #[error("unreadable profile: {0}")]
+    Unreadable(String),
 }
 
 /// What became of a commit's writes, per viewer.
@@ -61,14 +118,8 @@ pub struct CommitOutcome {
     pub conflicts: Vec<String>,
     /// Refused for good (e.g. an item over the size limit): dead-letter its events.
     pub refused: Vec<(String, String)>,
-}
-
-/// Which profiles a scan returns.
-#[derive(Debug, Clone, Copy)]
-pub enum Scan {
-    All,
-    /// Last event at or after this time (epoch ms).
-    SeenSince(i64),
+    /// Not written this time (throttled, a timeout): write these again, and only these.
+    pub retry: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -85,7 +136,8 @@ impl Store {
         }
     }
 
-    pub async fn load(&self, viewers: &[String]) -> Result<HashMap<String, Stored>, StoreError> {
+    /// The profiles of `viewers` that exist: key lookups, never a scan.
+    pub async fn load(&self, viewers: &[String]) -> Result<Loaded, StoreError> {
         match self {
             Store::Embedded(s) => {
                 let s = s.clone();
@@ -97,7 +149,7 @@ impl Store {
     }
 
     /// Shared, not owned: the caller retries a failed commit with the same writes, and
-    /// cloning every profile of a batch per attempt was a visible share of the write path.
+    /// copying every profile of a batch per attempt was a visible share of the write path.
     pub async fn commit(&self, writes: Arc<Vec<Write>>, history: Arc<Vec<HistoryRow>>) -> Result<CommitOutcome, StoreError> {
         match self {
             Store::Embedded(s) => {
@@ -108,17 +160,49 @@ impl Store {
         }
     }
 
+    /// One viewer's profile, by key.
     pub async fn get(&self, viewer: &str) -> Result<Option<ProfileState>, StoreError> {
-        Ok(self.load(&[viewer.to_owned()]).await?.remove(viewer).map(|s| s.state))
+        let mut loaded = self.load(&[viewer.to_owned()]).await?;
+        if let Some((_, reason)) = loaded.unreadable.pop() {
+            return Err(StoreError::Unreadable(format!("profile of {viewer:?}: {reason}")));
+        }
+        Ok(loaded.found.remove(viewer).map(|s| s.state))
     }
 
-    pub async fn scan(&self, scan: Scan) -> Result<Vec<ProfileState>, StoreError> {
+    /// Every stored profile: a full read, for the `profiles` export only. Nothing that runs
+    /// while the host serves calls it (a DynamoDB scan reads, and bills, the whole table).
+    pub async fn export(&self) -> Result<Vec<ProfileState>, StoreError> {
         match self {
             Store::Embedded(s) => {
                 let s = s.clone();
-                blocking(move || s.scan(scan)).await
+                blocking(move || s.export()).await
             }
-            Store::Dynamo(s) => s.scan(scan).await,
+            Store::Dynamo(s) => s.export().await,
+        }
+    }
+
+    /// The profiles seen at or after `since_ms`, where the store keeps an index by last event
+    /// (the embedded store: its single host seeds its live view from it at start-up). DynamoDB
+    /// keeps none: there the live view comes from the changelog topic.
+    pub async fn recent(&self, since_ms: i64, limit: usize) -> Result<Vec<ProfileState>, StoreError> {
+        match self {
+            Store::Embedded(s) => {
+                let s = s.clone();
+                blocking(move || s.recent(since_ms, limit)).await
+            }
+            Store::Dynamo(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Deletes one viewer's profile; whether there was one.
+    pub async fn delete(&self, viewer: &str) -> Result<bool, StoreError> {
+        match self {
+            Store::Embedded(s) => {
+                let s = s.clone();
+                let viewer = viewer.to_owned();
+                blocking(move || s.delete(&viewer)).await
+            }
+            Store::Dynamo(s) => s.delete(viewer).await,
         }
     }
 

@@ -1,0 +1,10 @@
+//! The profile changelog: a compacted Kafka topic (default `liveviewer.profiles`), key = the
+//! viewer id, value = the profile's v1 JSON with its revision. Every host publishes the
+//! profiles it changes ([`publisher`]) and reads the whole topic into its live view
+//! ([`reader`]), so every host shows the whole fleet. It is the product's public stream too:
+//! docs/changelog.md says what other services may rely on.
+
+pub mod publisher;
+pub mod reader;
+
+pub use publisher::ChangelogPublisher;
