@@ -26,6 +26,8 @@ pub struct App {
     pub lifecycle: Arc<Lifecycle>,
     pub deployer: Arc<Deployer>,
     pub vectors: Arc<VectorSet>,
+    /// The fleet generation this host has applied (0 without a fleet).
+    pub fleet_generation: Arc<std::sync::atomic::AtomicU64>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -37,12 +39,18 @@ pub fn kept_modules_dir(config: &Config) -> std::path::PathBuf {
 impl App {
     /// `serving`: a long-running host, which keeps its active module in the data directory.
     pub async fn build(config: Config, serving: bool) -> anyhow::Result<App> {
+        Self::build_with(config, serving, None).await
+    }
+
+    /// `fleet_module`: the module the fleet runs (with Kafka), preferred over the one a
+    /// previous run kept and the built-in one, so that a new host runs what the others run.
+    pub async fn build_with(config: Config, serving: bool, fleet_module: Option<Vec<u8>>) -> anyhow::Result<App> {
         let store = open_store(&config).await?;
         let vectors = Arc::new(match &config.module.vectors_dir {
             Some(dir) => VectorSet::from_dir(dir).map_err(anyhow::Error::msg)?,
             None => VectorSet::embedded(),
         });
-        let deployed = load_initial_module(&config, &vectors).await?;
+        let deployed = load_initial_module(&config, &vectors, fleet_module).await?;
         tracing::info!(
             module = %deployed.module.version().short(),
             origin = %deployed.origin,
@@ -93,7 +101,8 @@ impl App {
             shutdown_rx,
         );
         tokio::spawn(crate::pipeline::flush::run(pipeline.clone()));
-        Ok(App { config, store, pipeline, live, metrics, lifecycle, deployer, vectors, shutdown })
+        let fleet_generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        Ok(App { config, store, pipeline, live, metrics, lifecycle, deployer, vectors, fleet_generation, shutdown })
     }
 
     /// Tells waiting retries to give up (the in-flight batch is then not committed).
@@ -122,9 +131,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     })
 }
 
-/// The configured module file; else the module a previous run kept; else the built-in one.
-/// Whichever it is must pass the checks and the vectors.
-async fn load_initial_module(config: &Config, vectors: &Arc<VectorSet>) -> anyhow::Result<Arc<Deployed>> {
+/// The configured module file; else the fleet's module; else the module a previous run kept;
+/// else the built-in one. Whichever it is must pass the checks and the vectors.
+async fn load_initial_module(config: &Config, vectors: &Arc<VectorSet>, fleet_module: Option<Vec<u8>>) -> anyhow::Result<Arc<Deployed>> {
     let mut candidates: Vec<(Vec<u8>, String)> = Vec::new();
     match &config.module.path {
         Some(path) => candidates.push((
@@ -132,6 +141,9 @@ async fn load_initial_module(config: &Config, vectors: &Arc<VectorSet>) -> anyho
             path.display().to_string(),
         )),
         None => {
+            if let Some(bytes) = fleet_module {
+                candidates.push((bytes, "fleet".to_string()));
+            }
             if let Some(kept) = Lifecycle::kept(&kept_modules_dir(config)) {
                 candidates.push((kept, "kept from the last run".to_string()));
             }

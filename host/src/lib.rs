@@ -10,6 +10,7 @@
 //! - [`pipeline`]: batch -> module -> merge -> conditional writes -> dead letters, in order.
 //! - [`module`]: loading, checking and running the wasm module (and the same logic natively).
 //! - [`lifecycle`]: candidate checks, swap between batches, shadow mode, health and rollback.
+//! - [`fleet`]: one module lifecycle for every host, through a compacted control topic.
 //! - [`profile`]: the profile state, its merge, and the v1 JSON.
 //! - [`store`]: DynamoDB and the embedded database; [`dead_letter`]: where bad input goes.
 //! - [`live`]: the live view of the fleet's viewers; [`changelog`]: the profile topic that fills it.
@@ -23,6 +24,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod dead_letter;
+pub mod fleet;
 pub mod http;
 pub mod kafka;
 pub mod lifecycle;

@@ -86,6 +86,9 @@ enum Command {
     /// The module's authoring loop.
     #[command(subcommand)]
     Module(ModuleCommand),
+    /// The fleet of hosts sharing a Kafka topic.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
     /// Exits 0 when the host's health endpoint answers (for container health checks).
     Healthcheck {
         #[arg(default_value = "http://127.0.0.1:8686/healthz")]
@@ -101,6 +104,20 @@ enum Command {
         native: bool,
         /// A directory of vectors (default: the ones built into this binary).
         dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// Every host, its module, health, partitions, events/s and lag, as one host sees them;
+    /// exits 1 when some host does not run the fleet's module.
+    Status {
+        /// Any host's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8686")]
+        host: String,
+        /// Admin token (default: LIVEVIEWER_ADMIN_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
     },
 }
 
@@ -144,6 +161,9 @@ fn main() -> ExitCode {
         Command::Module(ModuleCommand::Push { host, token, shadow, vectors, path }) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(commands::module_push::run(commands::module_push::Args { host, token, shadow, vectors, path }))),
+        Command::Fleet(FleetCommand::Status { host, token }) => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(commands::fleet::status(&host, token))),
         Command::Healthcheck { url } => {
             tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(commands::healthcheck::run(url)))
         }
@@ -179,7 +199,8 @@ fn main() -> ExitCode {
                     Command::TestVectors { .. }
                     | Command::Simulate { .. }
                     | Command::Healthcheck { .. }
-                    | Command::Module(_) => {
+                    | Command::Module(_)
+                    | Command::Fleet(_) => {
                         unreachable!("handled above")
                     }
                 }

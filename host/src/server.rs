@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::config::{Config, SourceKind};
 use crate::http::{self, Shared};
 use crate::source;
+use rdkafka::consumer::Consumer as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,22 +18,39 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let addr = config.listen_addr().map_err(anyhow::Error::msg)?;
+    // With Kafka, the host is one of a fleet: the fleet's control topic says which module it
+    // runs from the start.
+    let mut fleet_start = None;
     if config.source.kind == SourceKind::Kafka {
         kafka_ready(&config.source.kafka).await?;
-        let k = &config.source.kafka;
-        crate::kafka::topics::ensure(k, &crate::kafka::topics::specs(k)).await?;
+        let k = config.source.kafka.clone();
+        crate::kafka::topics::ensure(&k, &crate::kafka::topics::specs(&k)).await?;
+        let snapshot = tokio::task::spawn_blocking(move || crate::fleet::agent::snapshot(&k, Duration::from_secs(60))).await??;
+        fleet_start = Some(snapshot);
     }
-    let app = Arc::new(App::build(config, true).await?);
-    if app.config.source.kind == SourceKind::Kafka {
-        tokio::spawn(crate::changelog::reader::follow(app.config.source.kafka.clone(), app.live.clone(), app.metrics.clone()));
-    }
+    let fleet_module = fleet_start.as_ref().and_then(|(state, _)| {
+        let d = state.desired.as_ref()?;
+        state.modules.get(&d.active).cloned()
+    });
+    let app = Arc::new(App::build_with(config, true, fleet_module).await?);
+    let fleet = match fleet_start {
+        Some((state, next)) => {
+            let k = &app.config.source.kafka;
+            let fleet = Arc::new(crate::fleet::Fleet::new(k, crate::fleet::host_id(k))?);
+            *fleet.state.lock().expect("fleet") = state;
+            tokio::spawn(crate::changelog::reader::follow(k.clone(), app.live.clone(), app.metrics.clone()));
+            tokio::spawn(crate::fleet::agent::follow(k.clone(), fleet.clone(), app.deployer.clone(), app.fleet_generation.clone(), next));
+            Some(fleet)
+        }
+        None => None,
+    };
     let kind = app.config.source.kind;
     let source_name = match kind {
         SourceKind::Kafka => "kafka",
         SourceKind::Simulator => "simulator",
         SourceKind::None => "none",
     };
-    let shared = Shared::new(app.clone(), source_name);
+    let shared = Shared::new(app.clone(), source_name, fleet.clone());
     let listener = TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
     let bound = listener.local_addr()?;
     if !bound.ip().is_loopback() {
@@ -56,6 +74,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         });
     }
     let sampler = tokio::spawn(http::sample(shared.clone()));
+    let mut fleet_reporter: Option<tokio::task::JoinHandle<()>> = None;
     let pipeline = app.pipeline.clone();
     let p = &app.config.pipeline;
     let (batch_max, batch_wait) = (p.batch_max, Duration::from_millis(p.batch_wait_ms));
@@ -63,6 +82,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         SourceKind::Kafka => {
             let consumer = source::kafka::consumer(&app.config.source.kafka)?;
             tokio::spawn(source::kafka::watch_lag(consumer.clone(), shared.consumer_lag.clone(), app.metrics.clone()));
+            if let Some(fleet) = &fleet {
+                let (c, s) = (consumer.clone(), shared.clone());
+                let runtime = move || crate::fleet::agent::Runtime {
+                    listen: bound.to_string(),
+                    partitions: c.assignment().map(|t| t.elements().iter().map(|e| e.partition()).collect()).unwrap_or_default(),
+                    events_per_s: s.events_per_s(),
+                    lag: Some(s.consumer_lag.load(Ordering::Relaxed)).filter(|l| *l >= 0),
+                };
+                let report = crate::fleet::agent::report(fleet.clone(), app.lifecycle.clone(), app.fleet_generation.clone(), runtime, stop_http.subscribe());
+                fleet_reporter = Some(tokio::spawn(report));
+            }
             shared.source_ready.store(true, Ordering::Relaxed);
             tokio::spawn(source::kafka::run(consumer, pipeline, batch_max, batch_wait, source_stop_rx))
         }
@@ -108,6 +138,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     sampler.abort();
     let _ = stop_http.send(true);
+    // The fleet hears that this host left.
+    if let Some(r) = fleet_reporter {
+        let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     tracing::info!("stopped");
     result

@@ -1,5 +1,6 @@
 //! The subcommands, one file each; `main.rs` parses arguments and calls in here.
 
+pub mod fleet;
 pub mod healthcheck;
 pub mod module_push;
 pub mod profiles;

@@ -21,6 +21,8 @@ use tokio::sync::watch;
 /// What the handlers share.
 pub struct Shared {
     pub app: Arc<App>,
+    /// The fleet this host belongs to (with Kafka).
+    pub fleet: Option<Arc<crate::fleet::Fleet>>,
     /// Events per second over the last sampling period (f64 bits).
     events_per_s: AtomicU64,
     /// Messages behind the end of the Kafka topic; -1 without Kafka.
@@ -33,9 +35,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(app: Arc<App>, source_name: &'static str) -> Arc<Self> {
+    pub fn new(app: Arc<App>, source_name: &'static str, fleet: Option<Arc<crate::fleet::Fleet>>) -> Arc<Self> {
         Arc::new(Shared {
             app,
+            fleet,
             events_per_s: AtomicU64::new(0f64.to_bits()),
             consumer_lag: Arc::new(AtomicI64::new(-1)),
             source_ready: AtomicBool::new(false),
@@ -65,6 +68,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/admin/module/rollback", post(admin::rollback))
         .route("/admin/module/promote", post(admin::promote))
         .route("/admin/module/shadow", axum::routing::delete(admin::drop_shadow))
+        .route("/admin/fleet", get(admin::fleet))
         .route("/", get(dashboard::index))
         .route("/{file}", get(dashboard::file))
         .fallback(api::not_found)

@@ -91,6 +91,13 @@ impl Deployer {
         if mode == Mode::Active && self.lifecycle.active().module.version() == &version {
             return Ok(Submitted::Unchanged(version.0));
         }
+        let deployed = self.gate(bytes, origin).await?;
+        Ok(self.install(deployed, mode))
+    }
+
+    /// Every check, off the hot path; a refusal is recorded as the last one.
+    pub async fn gate(&self, bytes: Vec<u8>, origin: &str) -> Result<Arc<Deployed>, Refusal> {
+        let version = ModuleVersion::of_bytes(&bytes);
         let (limits, vectors, o) = (self.limits.clone(), self.vectors.clone(), origin.to_owned());
         let checked = tokio::task::spawn_blocking(move || check(&bytes, &limits, &vectors, &o))
             .await
@@ -101,22 +108,20 @@ impl Deployer {
                 origin: origin.to_owned(),
                 at: format_millis(wall_ms()),
             })?;
-        let deployed = match checked {
-            Ok(d) => d,
-            Err(refusal) => {
-                self.lifecycle.refused(refusal.clone());
-                return Err(refusal);
-            }
-        };
-        Ok(match mode {
+        checked.inspect_err(|refusal| self.lifecycle.refused(refusal.clone()))
+    }
+
+    /// Puts a checked module in service: active at the next batch, or in the shadow slot.
+    pub fn install(&self, deployed: Arc<Deployed>, mode: Mode) -> Submitted {
+        match mode {
             Mode::Active => Submitted::Active(self.lifecycle.activate(deployed)),
             Mode::Shadow => {
                 let shadow = Shadow::new(deployed);
                 let summary = shadow.summary();
+                tracing::info!(version = %shadow.deployed.module.version().short(), origin = %shadow.deployed.origin, "module running in shadow");
                 self.lifecycle.set_shadow(Some(shadow));
-                tracing::info!(version = %version.short(), origin, "module running in shadow");
                 Submitted::Shadow(summary)
             }
-        })
+        }
     }
 }

@@ -83,7 +83,7 @@ pub struct DeployedSummary {
 }
 
 /// Why a candidate was refused.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Refusal {
     /// The step that failed: `size`, `imports`, `compile`, `abi`, `vectors`.
     pub step: String,
@@ -107,6 +107,9 @@ pub struct Lifecycle {
     /// Where the active module is kept so that a restart resumes with it (in the data
     /// directory, never elsewhere); none for commands that do not serve.
     keep_dir: Option<PathBuf>,
+    /// The last automatic rollback: (the unhealthy version, the version back in service),
+    /// which a fleet turns into a rollback of every host.
+    auto_rolled_back: tokio::sync::watch::Sender<Option<(String, String)>>,
 }
 
 /// The file in the keep directory that holds the active module.
@@ -127,7 +130,13 @@ impl Lifecycle {
             policy,
             metrics,
             keep_dir,
+            auto_rolled_back: tokio::sync::watch::channel(None).0,
         })
+    }
+
+    /// Automatic rollbacks as they happen.
+    pub fn auto_rollbacks(&self) -> tokio::sync::watch::Receiver<Option<(String, String)>> {
+        self.auto_rolled_back.subscribe()
     }
 
     /// The module kept by an earlier run, if any.
@@ -236,6 +245,11 @@ impl Lifecycle {
             "module faults on more than {:.1}% of events: unhealthy",
             self.policy.max_fault_share * 100.0
         );
-        s.previous.is_some() && self.policy.on_probation(events) && self.rollback_locked(&mut s, "unhealthy").is_some()
+        let rolled = s.previous.is_some() && self.policy.on_probation(events) && self.rollback_locked(&mut s, "unhealthy").is_some();
+        if rolled {
+            let back = s.active.module.version().0.clone();
+            let _ = self.auto_rolled_back.send(Some((active.module.version().0.clone(), back)));
+        }
+        rolled
     }
 }

@@ -26,6 +26,54 @@ impl Moto {
     }
 }
 
+/// One DynamoDB request as moto recorded it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The operation: `Scan`, `PutItem`, `BatchGetItem`...
+    pub operation: String,
+    /// The request body's size in bytes.
+    pub bytes: usize,
+}
+
+impl Moto {
+    /// Starts recording every request moto serves (its own recorder), from now on.
+    pub fn start_recording(&self) {
+        self.moto_api("POST", "recorder/reset-recording");
+        self.moto_api("POST", "recorder/start-recording");
+    }
+
+    /// The requests recorded since [`Moto::start_recording`], DynamoDB's only.
+    pub fn recorded(&self) -> Vec<Request> {
+        let text = self.moto_api("GET", "recorder/download-recording");
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|r| {
+                let target = r["headers"]["X-Amz-Target"].as_str()?;
+                let operation = target.strip_prefix("DynamoDB_20120810.")?.to_owned();
+                let body = r["body"].as_str().unwrap_or("");
+                // Base64 when `body_encoded`: three bytes per four characters.
+                let bytes = if r["body_encoded"].as_bool().unwrap_or(false) { body.len() / 4 * 3 } else { body.len() };
+                Some(Request { operation, bytes })
+            })
+            .collect()
+    }
+
+    /// How many recorded requests were of `operation`.
+    pub fn count(&self, operation: &str) -> usize {
+        self.recorded().iter().filter(|r| r.operation == operation).count()
+    }
+
+    fn moto_api(&self, method: &str, path: &str) -> String {
+        let url = format!("{}/moto-api/{path}", self.endpoint);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let c = reqwest::Client::new();
+            let req = if method == "POST" { c.post(&url) } else { c.get(&url) };
+            req.send().await.unwrap_or_else(|e| panic!("{url}: {e}")).text().await.unwrap()
+        })
+    }
+}
+
 pub struct Dynalite {
     pub proc: Option<Proc>,
     pub port: u16,

@@ -292,6 +292,14 @@ impl Kafka {
         produce_to(&self.addr, topic, messages.iter().map(|(k, v)| (k.as_str(), v.as_slice())), codec, linger_ms);
     }
 
+    /// Produces one message to a chosen partition.
+    pub fn produce_to_partition(&self, topic: &str, partition: i32, key: &str, value: &[u8]) {
+        let producer: ThreadedProducer<Counting> = self.client().set("acks", "all").create_with_context(Counting::default()).unwrap();
+        send(&producer, BaseRecord::to(topic).partition(partition).key(key).payload(value));
+        producer.flush(Duration::from_secs(30)).unwrap();
+        assert_eq!(producer.context().failed.load(Ordering::Relaxed), 0, "{:?}", producer.context().first_error.lock().unwrap());
+    }
+
     /// A consumer of `group` (never subscribed: it only reads offsets) and the group's
     /// committed offsets per partition, `None` when the broker does not answer.
     fn committed(&self, group: &str, topic: &str, partitions: i32) -> (BaseConsumer, Option<TopicPartitionList>) {
