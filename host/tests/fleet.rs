@@ -222,3 +222,105 @@ fn a_fleet_of_hosts_shares_one_module_one_picture_and_loses_nothing() {
     assert!(stored.as_array().unwrap().iter().any(|p| p["module_version"] == pushed.as_str()), "the pushed module wrote profiles");
     assert_same_profiles(&without_version(expected), &without_version(stored), "three hosts, one killed, against a replay");
 }
+
+/// `extra` TOML lines appended to a host's configuration.
+fn config_with(dir: &Path, name: &str, kafka: &Kafka, moto: &Moto, extra: &str) -> PathBuf {
+    let path = config(dir, name, kafka, moto);
+    let text = std::fs::read_to_string(&path).unwrap() + extra;
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The built-in module with `padding` bytes of custom section: the same logic, bigger.
+fn padded(padding: usize) -> Vec<u8> {
+    let name = b"liveviewer-padding";
+    let mut body = vec![name.len() as u8];
+    body.extend(name);
+    body.extend(std::iter::repeat_n(0u8, padding));
+    let mut out = liveviewer::module::BUILTIN_WASM.to_vec();
+    out.push(0);
+    // The section's size as unsigned LEB128.
+    let mut n = body.len();
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        out.push(if n > 0 { byte | 0x80 } else { byte });
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(body);
+    out
+}
+
+fn host_status<'a>(fleet: &'a Value, id: &str) -> &'a Value {
+    fleet["hosts"].as_array().unwrap().iter().find(|h| h["host_id"] == id).unwrap_or(&Value::Null)
+}
+
+#[test]
+fn refusals_shadows_promotions_and_rollbacks_are_the_fleets() {
+    let _serial = serial();
+    let kafka = Kafka::start();
+    kafka.create_topic(TOPIC, 2);
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    // Host b takes smaller modules than a, and never decides alone that a module is unhealthy.
+    let a = start(&config(dir.path(), "a", &kafka, &moto));
+    let b_config = config_with(dir.path(), "b", &kafka, &moto, "[module.limits]\nmax_module_bytes = 600000\n[module.health]\nmin_events = 1000000\n");
+    let b = start(&b_config);
+    wait_until("two hosts with partitions", Duration::from_secs(90), || {
+        let f = fleet(&a);
+        let hosts = f["hosts"].as_array().cloned().unwrap_or_default();
+        hosts.len() == 2 && hosts.iter().all(|h| !h["partitions"].as_array().unwrap().is_empty())
+    });
+    let builtin = active_version(&a);
+    let version = |bytes: &[u8]| liveviewer::module::ModuleVersion::of_bytes(bytes).0;
+    let on = |host: &Host, v: &str| active_version(host) == v;
+
+    // A module host b refuses: a runs it, b keeps its own and says why.
+    let big = padded(500_000);
+    assert_eq!(admin(&a, "PUT", "/admin/module", big.clone(), TOKEN).0, 200);
+    wait_until("b's refusal in the fleet status", Duration::from_secs(60), || {
+        let f = fleet(&a);
+        host_status(&f, "b")["module"]["refused"]["step"] == "size" && f["converged"] == false
+    });
+    assert!(on(&a, &version(&big)) && on(&b, &builtin));
+    let out = cli_output(&["fleet", "status", "--host", a.url.trim_end_matches('/'), "--token", TOKEN], &[]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "not converged: exit 1");
+    assert!(status.contains("NOT converged") && status.contains("at `size`"), "{status}");
+
+    // A module both take; then a shadow pushed to a runs beside it on both, and b promotes it
+    // for the fleet; a rollback on a brings both back.
+    let v2 = variant("v2");
+    assert_eq!(admin(&b, "PUT", "/admin/module", v2.clone(), TOKEN).0, 200);
+    wait_until("both on v2", Duration::from_secs(60), || on(&a, &version(&v2)) && on(&b, &version(&v2)));
+    let v3 = variant("v3");
+    assert_eq!(admin(&a, "PUT", "/admin/module?mode=shadow", v3.clone(), TOKEN).0, 200);
+    wait_until("v3 in shadow on both", Duration::from_secs(60), || {
+        let f = fleet(&b);
+        ["a", "b"].iter().all(|h| host_status(&f, h)["module"]["shadow"] == version(&v3).as_str())
+    });
+    assert_eq!(admin(&b, "POST", "/admin/module/promote", Vec::new(), TOKEN).0, 200);
+    wait_until("both on v3", Duration::from_secs(60), || on(&a, &version(&v3)) && on(&b, &version(&v3)));
+    assert_eq!(admin(&a, "POST", "/admin/module/rollback", Vec::new(), TOKEN).0, 200);
+    wait_until("both back on v2", Duration::from_secs(60), || on(&a, &version(&v2)) && on(&b, &version(&v2)));
+
+    // A module that faults on live events: the host that sees it fault rolls the whole fleet
+    // back, b included, which would never have judged it alone.
+    let faulty = std::fs::read(liveviewer_testkit::modules::trigger_mutant()).unwrap();
+    assert_eq!(admin(&a, "PUT", "/admin/module", faulty.clone(), TOKEN).0, 200);
+    wait_until("both on the faulty module", Duration::from_secs(60), || on(&a, &version(&faulty)) && on(&b, &version(&faulty)));
+    let partitions_of_a: Vec<i64> =
+        host_status(&fleet(&a), "a")["partitions"].as_array().unwrap().iter().map(|p| p.as_i64().unwrap()).collect();
+    let (msgs, _) = workload(200, 61);
+    for (i, (key, line)) in msgs.iter().take(120).enumerate() {
+        let mut f: Vec<String> = String::from_utf8_lossy(line).split('\t').map(str::to_owned).collect();
+        f[30] = "TRIGGER-TRAP".into();
+        kafka.produce_to_partition(TOPIC, partitions_of_a[i % partitions_of_a.len()] as i32, key, f.join("\t").as_bytes());
+    }
+    wait_until("the fleet rolled back from the faulty module", Duration::from_secs(90), || on(&a, &version(&v2)) && on(&b, &version(&v2)));
+    let f = fleet(&b);
+    assert_eq!(f["desired"]["action"], "auto-rollback", "{f}");
+    assert_eq!(f["desired"]["by"], "a");
+}
