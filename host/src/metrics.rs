@@ -50,6 +50,16 @@ const HELP: &[(&str, &str, &str)] = &[
     ("liveviewer_active_viewers", "gauge", "Viewers whose last event is within the active window."),
     ("liveviewer_consumer_lag", "gauge", "Messages behind the end of the Kafka topic."),
     ("liveviewer_module_healthy", "gauge", "1 while the active module's fault share is under its limit."),
+    ("liveviewer_store_written_bytes_total", "counter", "Bytes of profile state written (the encoded profiles, attributes aside)."),
+    ("liveviewer_store_history_rows_total", "counter", "Status-history rows written."),
+    ("liveviewer_store_write_retries_total", "counter", "Profile writes throttled or failed alone, written again alone."),
+    ("liveviewer_store_loads_total", "counter", "Profiles looked up by key (viewers new to the working set)."),
+    ("liveviewer_unreadable_profiles_total", "counter", "Stored profiles that could not be read (their events dead-lettered)."),
+    ("liveviewer_working_profiles", "gauge", "Profiles held in memory between writes."),
+    ("liveviewer_unwritten_profiles", "gauge", "Profiles with changes not yet written to the store."),
+    ("liveviewer_profiles_published_total", "counter", "Changed profiles published to the live view (the changelog)."),
+    ("liveviewer_changelog_records_total", "counter", "Changelog records read into this host's live view."),
+    ("liveviewer_changelog_unreadable_total", "counter", "Changelog records that were not a profile."),
 ];
 
 impl Metrics {
@@ -106,6 +116,14 @@ impl Metrics {
                 let _ = writeln!(out, "{n}_sum{} {}", fmt_labels(l, None), h.sum);
                 let _ = writeln!(out, "{n}_count{} {}", fmt_labels(l, None), h.count);
             }
+        }
+        // A metric counted somewhere but not described above is still shown, untyped.
+        let described = |n: &str| HELP.iter().any(|(h, _, _)| *h == n);
+        for ((n, l), v) in counters.iter().filter(|((n, _), _)| !described(n)) {
+            let _ = writeln!(out, "{n}{} {v}", fmt_labels(l, None));
+        }
+        for ((n, l), v) in gauges.iter().filter(|((n, _), _)| !described(n)) {
+            let _ = writeln!(out, "{n}{} {v}", fmt_labels(l, None));
         }
         out
     }

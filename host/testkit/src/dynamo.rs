@@ -65,8 +65,7 @@ impl Moto {
 
     fn moto_api(&self, method: &str, path: &str) -> String {
         let url = format!("{}/moto-api/{path}", self.endpoint);
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
+        crate::process::block_on(async {
             let c = reqwest::Client::new();
             let req = if method == "POST" { c.post(&url) } else { c.get(&url) };
             req.send().await.unwrap_or_else(|e| panic!("{url}: {e}")).text().await.unwrap()

@@ -122,8 +122,7 @@ impl Host {
 }
 
 pub fn http_get(url: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+    crate::process::block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
 }
 
 /// `liveviewer <args>` to completion; its stdout, or a panic with its stderr.
@@ -171,8 +170,7 @@ pub fn assert_same_profiles(expected: &Value, actual: &Value, what: &str) {
 
 /// An admin request with a bearer token: the status and the JSON answer (or its text).
 pub fn admin(host: &Host, method: &str, path: &str, body: Vec<u8>, token: &str) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+    crate::process::block_on(async {
         let url = format!("{}{}", host.url, path.trim_start_matches('/'));
         let c = reqwest::Client::new();
         let req = match method {

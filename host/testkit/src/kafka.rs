@@ -264,9 +264,7 @@ impl Kafka {
         for (k, v) in configs {
             topic = topic.set(k, v);
         }
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let results = rt
-            .block_on(admin.create_topics([&topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))))
+        let results = crate::process::block_on(admin.create_topics([&topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))))
             .unwrap_or_else(|e| panic!("creating topic {name}: {e}"));
         for r in results {
             if let Err((topic, code)) = r {

@@ -128,3 +128,16 @@ pub fn log_path(name: &str) -> PathBuf {
 pub fn log_file(name: &str) -> std::fs::File {
     std::fs::File::create(log_path(name)).unwrap()
 }
+
+/// Runs a future to completion from blocking code, on a thread and runtime of its own, so that
+/// the helpers work alike from a plain test and from inside an async benchmark.
+pub fn block_on<F: std::future::Future + Send>(f: F) -> F::Output
+where
+    F::Output: Send,
+{
+    std::thread::scope(|s| {
+        s.spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime").block_on(f))
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
