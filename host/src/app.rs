@@ -2,8 +2,8 @@
 //! module, the live index and the pipeline. Every subcommand that processes events or reads
 //! profiles starts here, so they all honour the same configuration.
 
-use crate::config::{Config, SourceKind, StoreKind};
-use crate::dead_letter::{DeadLetterSink, KafkaSink};
+use crate::config::{Config, StoreKind};
+use crate::dead_letter::DeadLetterSink;
 use crate::lifecycle::candidate::{self, Deployer};
 use crate::lifecycle::{Deployed, Lifecycle};
 use crate::live::Live;
@@ -48,20 +48,14 @@ impl App {
             vectors = deployed.vectors_passed,
             "module ready"
         );
-        let dead_letters = match config.source.kind {
-            SourceKind::Kafka => {
-                let producer = crate::source::kafka::producer(&config.source.kafka)?;
-                DeadLetterSink::Kafka(Arc::new(KafkaSink::new(producer, config.source.kafka.dead_letter_topic())))
-            }
-            _ => DeadLetterSink::file(&config.data_dir).map_err(|e| anyhow::anyhow!("{e}"))?,
-        };
+        let metrics = Arc::new(Metrics::default());
+        let dead_letters = DeadLetterSink::open(&config, metrics.clone())?;
         let live = Live::new(config.active.window_s, config.active.clock, config.pipeline.max_tracked_viewers);
         if let Store::Embedded(_) = store {
             // This host is the embedded store's only writer: its index knows every viewer.
             let states = store.scan(Scan::All).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             live.seed(&states);
         }
-        let metrics = Arc::new(Metrics::default());
         let keep = serving.then(|| kept_modules_dir(&config));
         let lifecycle = Lifecycle::new(deployed, config.module.health.clone(), metrics.clone(), keep);
         let deployer = Deployer::new(lifecycle.clone(), config.module.limits.clone(), vectors.clone());

@@ -28,6 +28,7 @@ pub struct Config {
     pub module: ModuleConfig,
     pub http: HttpConfig,
     pub active: ActiveConfig,
+    pub dead_letters: DeadLetterConfig,
 }
 
 impl Default for Config {
@@ -40,6 +41,7 @@ impl Default for Config {
             module: ModuleConfig::default(),
             http: HttpConfig::default(),
             active: ActiveConfig::default(),
+            dead_letters: DeadLetterConfig::default(),
         }
     }
 }
@@ -420,6 +422,11 @@ pub struct HttpConfig {
     pub ingest_token: Option<String>,
     /// Largest request body accepted (ingest and module uploads).
     pub max_body_bytes: usize,
+    /// Most events in one ingest request; more is refused whole (413). Snowbridge's HTTP
+    /// target sends a few hundred at most.
+    pub max_ingest_events: usize,
+    /// A request body must have arrived this long after its head (else 408).
+    pub body_timeout_s: u64,
     /// Serve the dashboard from this directory instead of the copy built into the binary.
     pub dashboard_dir: Option<PathBuf>,
 }
@@ -431,8 +438,32 @@ impl Default for HttpConfig {
             admin_token: None,
             ingest_token: None,
             max_body_bytes: 16 << 20,
+            max_ingest_events: 10_000,
+            body_timeout_s: 30,
             dashboard_dir: None,
         }
+    }
+}
+
+/// Where dead letters may go on this machine: embedded mode's file, and the spill file of a
+/// Kafka dead-letter topic that refuses them. Both are bounded and rotated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadLetterConfig {
+    /// Past this size `dead-letters.jsonl` is renamed `dead-letters.1.jsonl` (the older ones
+    /// shifting up) and a new one begins.
+    pub max_file_bytes: u64,
+    /// Rotated files kept; the oldest beyond them is deleted.
+    pub keep_files: u32,
+    /// Largest dead letter, encoded: a longer payload is cut to fit (its size and SHA-256
+    /// are kept). Under Kafka's default message size (1 MB), which escaping can otherwise
+    /// pass: a control character is six bytes in JSON.
+    pub max_letter_bytes: usize,
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        DeadLetterConfig { max_file_bytes: 64 << 20, keep_files: 4, max_letter_bytes: 512 << 10 }
     }
 }
 
@@ -545,6 +576,15 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             return Err("http.max_body_bytes must be at least 1024".into());
+        }
+        if self.http.max_ingest_events == 0 || self.http.body_timeout_s == 0 {
+            return Err("http.max_ingest_events and http.body_timeout_s must be at least 1".into());
+        }
+        let d = &self.dead_letters;
+        if d.max_letter_bytes < 4096 || d.max_file_bytes < d.max_letter_bytes as u64 || d.keep_files > 1000 {
+            return Err(
+                "dead_letters: max_letter_bytes must be at least 4096, max_file_bytes at least max_letter_bytes, keep_files at most 1000".into(),
+            );
         }
         if self.active.window_s == 0 {
             return Err("active.window_s must be at least 1".into());

@@ -44,12 +44,14 @@ const HELP: &[(&str, &str, &str)] = &[
     ("liveviewer_store_conflicts_total", "counter", "Conditional writes lost to another writer (merged again)."),
     ("liveviewer_store_retries_total", "counter", "Store operations retried after a transient error."),
     ("liveviewer_batches_total", "counter", "Batches processed."),
-    ("liveviewer_deltas_dropped_total", "counter", "Deltas dropped by a profile bound (fields, value size)."),
+    ("liveviewer_deltas_dropped_total", "counter", "Deltas dropped by a profile bound (fields, value size, dedupe keys)."),
     ("liveviewer_shadow_events_total", "counter", "Events a shadow module saw."),
     ("liveviewer_shadow_differences_total", "counter", "Events on which the shadow module's result differed."),
     ("liveviewer_active_viewers", "gauge", "Viewers whose last event is within the active window."),
     ("liveviewer_consumer_lag", "gauge", "Messages behind the end of the Kafka topic."),
     ("liveviewer_module_healthy", "gauge", "1 while the active module's fault share is under its limit."),
+    ("liveviewer_dead_letter_files_rotated_total", "counter", "Times the dead-letter file was full and a new one begun."),
+    ("liveviewer_dead_letter_bytes_discarded_total", "counter", "Bytes of the oldest dead-letter files deleted by rotation."),
 ];
 
 impl Metrics {

@@ -4,10 +4,12 @@
 mod admin;
 mod api;
 mod auth;
+mod body;
 mod dashboard;
 mod events;
 mod ingest;
 pub mod query;
+mod snowbridge_body;
 
 use crate::app::App;
 use axum::extract::DefaultBodyLimit;
@@ -46,7 +48,7 @@ impl Shared {
             source_ready: AtomicBool::new(false),
             source_name,
             ingest_requests: AtomicU64::new(0),
-            ingest_waiting: tokio::sync::Semaphore::new(ingest::MAX_WAITING),
+            ingest_waiting: tokio::sync::Semaphore::new(ingest::MAX_IN_PROGRESS),
         })
     }
 

@@ -1,17 +1,23 @@
 //! Dead letters: every event that cannot become part of a profile (rejected by the module, a
 //! module fault, a store refusal, over the size limit) is written with its original bytes, the
 //! reason, the module version and where it came from, before its offset is committed.
-//! Nothing is silently dropped.
+//! Nothing is silently dropped: each letter is bounded in size ([`encode`]), and the file of
+//! embedded mode is bounded and rotated ([`file`]).
 
+mod encode;
+mod file;
+
+pub use file::FileSink;
+
+use crate::config::{Config, SourceKind};
+use crate::metrics::Metrics;
+use crate::source::kafka::DeadLetterProducer;
 use crate::source::Origin;
 use crate::store::StoreError;
 use base64::Engine as _;
-use crate::source::kafka::DeadLetterProducer;
 use rdkafka::producer::FutureRecord;
 use serde::Serialize;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why an event is a dead letter; the label used in metrics.
@@ -59,9 +65,13 @@ pub struct DeadLetter {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_base64: Option<String>,
     pub payload_bytes: usize,
-    /// Set when the payload was cut to [`MAX_PAYLOAD_KEPT`] bytes.
+    /// Set when the payload was cut: to [`MAX_PAYLOAD_KEPT`] bytes, or to fit the letter in
+    /// its size bound.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub payload_truncated: bool,
+    /// The SHA-256 of the whole original payload (hex), when the payload was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_sha256: Option<String>,
 }
 
 /// More than this of a payload is not kept (a Kafka message has a size limit too).
@@ -84,25 +94,37 @@ impl DeadLetter {
             payload_base64: b64,
             payload_bytes: payload.len(),
             payload_truncated: kept.len() < payload.len(),
+            payload_sha256: (kept.len() < payload.len()).then(|| encode::sha256_hex(payload)),
         }
     }
 }
 
 #[derive(Clone)]
 pub enum DeadLetterSink {
-    /// JSON lines in the data directory, fsynced per batch.
+    /// JSON lines in the data directory, fsynced per batch, rotated.
     File(Arc<FileSink>),
     Kafka(Arc<KafkaSink>),
 }
 
 impl DeadLetterSink {
-    pub fn file(data_dir: &Path) -> Result<Self, StoreError> {
-        Ok(DeadLetterSink::File(Arc::new(FileSink::open(data_dir)?)))
+    /// The sink the configuration asks for: the dead-letter topic with a Kafka source, else
+    /// the file in the data directory.
+    pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        Ok(match config.source.kind {
+            SourceKind::Kafka => {
+                let producer = crate::source::kafka::producer(&config.source.kafka)?;
+                DeadLetterSink::Kafka(Arc::new(KafkaSink::new(producer, config.source.kafka.dead_letter_topic())))
+            }
+            _ => {
+                let file = FileSink::open(&config.data_dir, &config.dead_letters, metrics).map_err(|e| anyhow::anyhow!("{e}"))?;
+                DeadLetterSink::File(Arc::new(file))
+            }
+        })
     }
 
     pub fn describe(&self) -> String {
         match self {
-            DeadLetterSink::File(f) => format!("file {}", f.path.display()),
+            DeadLetterSink::File(f) => format!("file {}", f.path().display()),
             DeadLetterSink::Kafka(k) => format!("topic {}", k.topic),
         }
     }
@@ -115,45 +137,13 @@ impl DeadLetterSink {
         match self {
             DeadLetterSink::File(f) => {
                 let f = f.clone();
-                let lines: Vec<Vec<u8>> = letters.iter().map(|l| serde_json::to_vec(l).expect("serializes")).collect();
+                let lines: Vec<Vec<u8>> = letters.iter().map(|l| encode::encode(l, f.max_letter_bytes())).collect();
                 tokio::task::spawn_blocking(move || f.append(&lines))
                     .await
                     .map_err(|e| StoreError::Transient(e.to_string()))?
             }
             DeadLetterSink::Kafka(k) => k.send(letters).await,
         }
-    }
-}
-
-pub struct FileSink {
-    path: PathBuf,
-    file: Mutex<std::fs::File>,
-}
-
-impl FileSink {
-    fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Fatal(format!("{}: {e}", data_dir.display())))?;
-        let path = data_dir.join("dead-letters.jsonl");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| StoreError::Fatal(format!("{}: {e}", path.display())))?;
-        Ok(FileSink { path, file: Mutex::new(file) })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn append(&self, lines: &[Vec<u8>]) -> Result<(), StoreError> {
-        let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        for l in lines {
-            buf.extend_from_slice(l);
-            buf.push(b'\n');
-        }
-        let mut f = self.file.lock().expect("dead-letter file lock");
-        f.write_all(&buf).and_then(|_| f.sync_data()).map_err(|e| StoreError::Transient(format!("dead-letter file: {e}")))
     }
 }
 
