@@ -427,6 +427,16 @@ pub struct HttpConfig {
     pub max_ingest_events: usize,
     /// A request body must have arrived this long after its head (else 408).
     pub body_timeout_s: u64,
+    /// A request head must be complete this long after its first byte.
+    pub header_timeout_s: u64,
+    /// A connection with no request under way (or whose client stops taking its answer) is
+    /// closed after this long. Longer than a load balancer's own idle timeout (60 s on AWS),
+    /// so that the balancer, not the host, closes its kept-alive connections.
+    pub idle_timeout_s: u64,
+    /// Connections served at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Push-channel (`/api/events`) clients at once; one more is answered 503.
+    pub max_push_clients: usize,
     /// Serve the dashboard from this directory instead of the copy built into the binary.
     pub dashboard_dir: Option<PathBuf>,
 }
@@ -440,6 +450,10 @@ impl Default for HttpConfig {
             max_body_bytes: 16 << 20,
             max_ingest_events: 10_000,
             body_timeout_s: 30,
+            header_timeout_s: 10,
+            idle_timeout_s: 75,
+            max_connections: 1024,
+            max_push_clients: 256,
             dashboard_dir: None,
         }
     }
@@ -577,8 +591,11 @@ impl Config {
         if self.http.max_body_bytes < 1024 {
             return Err("http.max_body_bytes must be at least 1024".into());
         }
-        if self.http.max_ingest_events == 0 || self.http.body_timeout_s == 0 {
-            return Err("http.max_ingest_events and http.body_timeout_s must be at least 1".into());
+        let h = &self.http;
+        if [h.max_ingest_events, h.max_connections, h.max_push_clients].contains(&0)
+            || [h.body_timeout_s, h.header_timeout_s, h.idle_timeout_s].contains(&0)
+        {
+            return Err("http: max_ingest_events, max_connections, max_push_clients and the timeouts must be at least 1".into());
         }
         let d = &self.dead_letters;
         if d.max_letter_bytes < 4096 || d.max_file_bytes < d.max_letter_bytes as u64 || d.keep_files > 1000 {
