@@ -372,6 +372,9 @@ pub struct PipelineConfig {
     /// most 4). The module is the pipeline's most expensive stage and a pure function, so
     /// contiguous parts of a batch run side by side and their results are joined in order.
     pub module_workers: usize,
+    /// A write retried for longer than this (the store, or the dead-letter topic, refusing or
+    /// not answering) makes the host unready (`/readyz` 503, saying which and why).
+    pub stuck_after_s: u64,
 }
 
 impl PipelineConfig {
@@ -397,6 +400,7 @@ impl Default for PipelineConfig {
             max_future_s: 600,
             max_profile_bytes: 256 << 10,
             module_workers: 0,
+            stuck_after_s: 60,
         }
     }
 }
@@ -575,6 +579,9 @@ impl Config {
         }
         if p.max_message_bytes < 1024 || p.max_tracked_viewers == 0 {
             return Err("pipeline.max_message_bytes must be at least 1024 and max_tracked_viewers at least 1".into());
+        }
+        if p.stuck_after_s == 0 {
+            return Err("pipeline.stuck_after_s must be at least 1".into());
         }
         if p.retry_initial_ms == 0 || p.retry_max_ms < p.retry_initial_ms {
             return Err("pipeline.retry_initial_ms must be at least 1 and at most retry_max_ms".into());

@@ -52,6 +52,7 @@ const HELP: &[(&str, &str, &str)] = &[
     ("liveviewer_module_healthy", "gauge", "1 while the active module's fault share is under its limit."),
     ("liveviewer_dead_letter_files_rotated_total", "counter", "Times the dead-letter file was full and a new one begun."),
     ("liveviewer_dead_letter_bytes_discarded_total", "counter", "Bytes of the oldest dead-letter files deleted by rotation."),
+    ("liveviewer_dead_letters_spilled_total", "counter", "Dead letters the Kafka topic would not take, written to the local spill file."),
     ("liveviewer_http_connections", "gauge", "HTTP connections open."),
     ("liveviewer_http_connections_refused_total", "counter", "Connections answered 503 at http.max_connections."),
     ("liveviewer_http_timeouts_total", "counter", "Connections closed at a timeout, by kind (header, idle, write)."),

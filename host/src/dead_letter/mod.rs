@@ -1,24 +1,24 @@
 //! Dead letters: every event that cannot become part of a profile (rejected by the module, a
 //! module fault, a store refusal, over the size limit) is written with its original bytes, the
 //! reason, the module version and where it came from, before its offset is committed.
-//! Nothing is silently dropped: each letter is bounded in size ([`encode`]), and the file of
-//! embedded mode is bounded and rotated ([`file`]).
+//! Nothing is silently dropped: each letter is bounded in size ([`encode`]), the file of
+//! embedded mode is bounded and rotated ([`file`]), and a Kafka topic that will not take a
+//! letter has it spilled to such a file instead of stalling the host ([`kafka`]).
 
 mod encode;
 mod file;
+mod kafka;
 
 pub use file::FileSink;
+pub use kafka::KafkaSink;
 
 use crate::config::{Config, SourceKind};
 use crate::metrics::Metrics;
-use crate::source::kafka::DeadLetterProducer;
 use crate::source::Origin;
 use crate::store::StoreError;
 use base64::Engine as _;
-use rdkafka::producer::FutureRecord;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Why an event is a dead letter; the label used in metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,6 +72,9 @@ pub struct DeadLetter {
     /// The SHA-256 of the whole original payload (hex), when the payload was cut.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_sha256: Option<String>,
+    /// Why a letter meant for the dead-letter topic is in the local spill file instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spilled: Option<String>,
 }
 
 /// More than this of a payload is not kept (a Kafka message has a size limit too).
@@ -95,6 +98,7 @@ impl DeadLetter {
             payload_bytes: payload.len(),
             payload_truncated: kept.len() < payload.len(),
             payload_sha256: (kept.len() < payload.len()).then(|| encode::sha256_hex(payload)),
+            spilled: None,
         }
     }
 }
@@ -113,7 +117,9 @@ impl DeadLetterSink {
         Ok(match config.source.kind {
             SourceKind::Kafka => {
                 let producer = crate::source::kafka::producer(&config.source.kafka)?;
-                DeadLetterSink::Kafka(Arc::new(KafkaSink::new(producer, config.source.kafka.dead_letter_topic())))
+                let topic = config.source.kafka.dead_letter_topic();
+                let sink = KafkaSink::new(producer, topic, config.dead_letters.clone(), config.data_dir.clone(), metrics);
+                DeadLetterSink::Kafka(Arc::new(sink))
             }
             _ => {
                 let file = FileSink::open(&config.data_dir, &config.dead_letters, metrics).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -122,10 +128,11 @@ impl DeadLetterSink {
         })
     }
 
+    /// Where letters go now (a Kafka topic that refuses them has them spilled to a file).
     pub fn describe(&self) -> String {
         match self {
             DeadLetterSink::File(f) => format!("file {}", f.path().display()),
-            DeadLetterSink::Kafka(k) => format!("topic {}", k.topic),
+            DeadLetterSink::Kafka(k) => k.status(),
         }
     }
 
@@ -144,30 +151,5 @@ impl DeadLetterSink {
             }
             DeadLetterSink::Kafka(k) => k.send(letters).await,
         }
-    }
-}
-
-pub struct KafkaSink {
-    producer: DeadLetterProducer,
-    topic: String,
-}
-
-impl KafkaSink {
-    pub fn new(producer: DeadLetterProducer, topic: String) -> Self {
-        KafkaSink { producer, topic }
-    }
-
-    async fn send(&self, letters: &[DeadLetter]) -> Result<(), StoreError> {
-        let records: Vec<(String, Vec<u8>)> = letters
-            .iter()
-            .map(|l| (serde_json::to_string(&l.origin).unwrap_or_default(), serde_json::to_vec(l).expect("serializes")))
-            .collect();
-        let sends = records.iter().map(|(key, value)| {
-            self.producer.send(FutureRecord::to(&self.topic).key(key).payload(value), Duration::from_secs(10))
-        });
-        for result in futures::future::join_all(sends).await {
-            result.map_err(|(e, _)| StoreError::Transient(format!("dead-letter topic {}: {e}", self.topic)))?;
-        }
-        Ok(())
     }
 }

@@ -167,9 +167,15 @@ pub async fn readyz(State(s): State<Arc<Shared>>) -> Response {
     let source = s.source_ready.load(Ordering::Relaxed);
     let store = s.app.store.ping().await;
     let module = true; // a host never runs without an active module
-    let ready = source && store && module;
+    let stuck = s.app.pipeline.stuck();
+    let ready = source && store && module && stuck.is_none();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"ready": ready, "source": source, "store": store, "module": module}))).into_response()
+    let body = json!({
+        "ready": ready, "source": source, "store": store, "module": module,
+        "pipeline": stuck.is_none(), "stuck": stuck,
+        "dead_letters": s.app.pipeline.dead_letters().describe(),
+    });
+    (status, Json(body)).into_response()
 }
 
 pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {

@@ -127,6 +127,8 @@ pub struct Pipeline {
     /// Batches write in the order they were handed over (see [`turn`]).
     turns: turn::Turns,
     shutdown: watch::Receiver<bool>,
+    /// Retried operations under way, for readiness (see [`retry`]).
+    progress: retry::Progress,
 }
 
 impl Pipeline {
@@ -150,6 +152,7 @@ impl Pipeline {
             workers: tokio::sync::Mutex::new(Workers::default()),
             turns: turn::Turns::default(),
             shutdown,
+            progress: retry::Progress::default(),
         })
     }
 
