@@ -5,7 +5,8 @@
 //!
 //! - idle (no request, no byte of one): closed after the idle timeout;
 //! - a head begun and not finished: closed after the header timeout from its first byte;
-//! - a write the client does not take (it stopped reading): closed after the idle timeout.
+//! - a write the client does not take (it stopped reading): closed after the idle timeout,
+//!   whether its request is still being served or not.
 //!
 //! A request being served has no deadline here: its body is bounded by the handlers (see
 //! `body.rs`), and a slow answer (a store that is down) is the pipeline's to bound.
@@ -91,11 +92,20 @@ impl Watch {
         });
     }
 
-    fn write_blocked(&self, blocked: bool) {
-        self.with(|s| match (blocked, s.write_blocked_since) {
-            (true, None) => s.write_blocked_since = Some(Instant::now()),
-            (false, Some(_)) => s.write_blocked_since = None,
-            _ => {}
+    /// A write or flush was tried: blocked on the client, or through. Only bytes written count
+    /// as activity (an answer still going out after its request is over is not idleness); a
+    /// flush with nothing to send is no sign of life, as hyper flushes whenever it is polled.
+    fn wrote(&self, outcome: Write) {
+        self.with(|s| match outcome {
+            Write::Blocked => {
+                s.write_blocked_since.get_or_insert_with(Instant::now);
+            }
+            Write::Through { bytes } => {
+                s.write_blocked_since = None;
+                if bytes > 0 {
+                    s.idle_since = Instant::now();
+                }
+            }
         });
     }
 
@@ -104,18 +114,16 @@ impl Watch {
     pub fn check(&self, now: Instant, t: Timeouts) -> Result<Option<Duration>, Expired> {
         self.with(|s| {
             let left = |since: Instant, limit: Duration| limit.checked_sub(now.saturating_duration_since(since));
-            let mut next = None;
             if let Some(since) = s.write_blocked_since {
-                next = Some(left(since, t.idle).ok_or(Expired::Write)?);
+                return left(since, t.idle).map(Some).ok_or(Expired::Write);
             }
             if s.serving > 0 {
-                return Ok(next);
+                return Ok(None);
             }
-            let pending = match s.head_since {
-                Some(since) => left(since, t.header).ok_or(Expired::Header)?,
-                None => left(s.idle_since, t.idle).ok_or(Expired::Idle)?,
-            };
-            Ok(Some(next.map_or(pending, |n: Duration| n.min(pending))))
+            match s.head_since {
+                Some(since) => left(since, t.header).map(Some).ok_or(Expired::Header),
+                None => left(s.idle_since, t.idle).map(Some).ok_or(Expired::Idle),
+            }
         })
     }
 
@@ -131,6 +139,12 @@ impl Watch {
             tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
         }
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    Blocked,
+    Through { bytes: usize },
 }
 
 /// Held while a request is served; its drop makes the connection idle again.
@@ -191,8 +205,21 @@ impl<S> Watched<S> {
         Watched { inner, watch }
     }
 
-    fn wrote<T>(&self, poll: Poll<T>) -> Poll<T> {
-        self.watch.write_blocked(poll.is_pending());
+    fn wrote(&self, poll: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        match &poll {
+            Poll::Pending => self.watch.wrote(Write::Blocked),
+            Poll::Ready(Ok(n)) => self.watch.wrote(Write::Through { bytes: *n }),
+            Poll::Ready(Err(_)) => {}
+        }
+        poll
+    }
+
+    fn flushed(&self, poll: Poll<std::io::Result<()>>) -> Poll<std::io::Result<()>> {
+        match &poll {
+            Poll::Pending => self.watch.wrote(Write::Blocked),
+            Poll::Ready(Ok(())) => self.watch.wrote(Write::Through { bytes: 0 }),
+            Poll::Ready(Err(_)) => {}
+        }
         poll
     }
 }
@@ -229,7 +256,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_flush(cx);
-        this.wrote(poll)
+        this.flushed(poll)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -264,11 +291,27 @@ mod tests {
     fn a_blocked_write_counts_even_while_serving() {
         let w = Watch::new();
         let _serving = w.begin_request();
-        w.write_blocked(true);
+        w.wrote(Write::Blocked);
         let now = Instant::now();
         assert!(w.check(now, T).is_ok());
         assert_eq!(w.check(now + Duration::from_secs(76), T), Err(Expired::Write));
-        w.write_blocked(false);
+        w.wrote(Write::Through { bytes: 10 });
         assert_eq!(w.check(now + Duration::from_secs(76), T), Ok(None));
+    }
+
+    #[test]
+    fn an_answer_still_going_out_after_its_request_is_not_idleness() {
+        let w = Watch::new();
+        drop(w.begin_request());
+        w.wrote(Write::Blocked);
+        let blocked = Instant::now();
+        // Past the idle timeout counted from the request's end: still a blocked write.
+        assert_eq!(w.check(blocked + Duration::from_secs(76), T), Err(Expired::Write));
+        w.wrote(Write::Through { bytes: 10 });
+        let wrote = Instant::now();
+        assert!(w.check(wrote + Duration::from_secs(74), T).is_ok(), "writing is activity");
+        // A flush with nothing to send is not.
+        w.wrote(Write::Through { bytes: 0 });
+        assert_eq!(w.check(wrote + Duration::from_secs(76), T), Err(Expired::Idle));
     }
 }
