@@ -2,6 +2,7 @@
 //! commutative, associative and idempotent, so the profile is the same whatever the arrival
 //! order and however often an event is delivered. Every part is bounded.
 
+pub use super::cells::{Cells, Register};
 pub use super::counter::{Counted, SumCell};
 use super::key::{fnv1a, Key};
 use liveviewer_wire::outcome::Apply;
@@ -46,23 +47,6 @@ impl Default for Bounds {
     }
 }
 
-/// A last-writer-wins register. Values are JSON text; ties on the key (the same event seen
-/// by two module versions) go to the greater text, so the winner never depends on order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Register {
-    pub at: Key,
-    pub value: String,
-}
-
-impl Register {
-    fn merge(slot: &mut Option<Register>, at: Key, value: String) {
-        match slot {
-            Some(r) if (r.at, &r.value) >= (at, &value) => {}
-            _ => *slot = Some(Register { at, value }),
-        }
-    }
-}
-
 /// The latest events of a state field, ordered by key: the newest is the value, and the run
 /// of equal values at the end says since when it holds. Top-k of a union is order-free.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,63 +85,6 @@ impl StateWindow {
             .last()
             .map(|(k, _)| *k)?;
         Some((value, since))
-    }
-}
-
-/// Cells shared by the profile and each media session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Cells {
-    pub fields: BTreeMap<String, Register>,
-    pub maxes: BTreeMap<String, f64>,
-    pub sums: BTreeMap<String, SumCell>,
-}
-
-impl Cells {
-    fn len(&self) -> usize {
-        self.fields.len() + self.maxes.len() + self.sums.len()
-    }
-
-    /// Merges one delta; `false` when a bound dropped it.
-    fn merge(&mut self, at: Key, delta: &Delta, bounds: &Bounds, max_fields: usize) -> bool {
-        let known = match delta {
-            Delta::Set { field, .. } => self.fields.contains_key(field),
-            Delta::Max { field, .. } => self.maxes.contains_key(field),
-            Delta::Add { field, .. } => self.sums.contains_key(field),
-            Delta::State { .. } => unreachable!("states live on the profile"),
-        };
-        if !known && self.len() >= max_fields {
-            return false;
-        }
-        match delta {
-            Delta::Set { field, value, .. } => {
-                let text = value.to_string();
-                if text.len() > bounds.value_bytes {
-                    return false;
-                }
-                let mut slot = self.fields.remove(field);
-                Register::merge(&mut slot, at, text);
-                self.fields.insert(field.clone(), slot.expect("merge fills the slot"));
-            }
-            Delta::Max { field, value, .. } => {
-                let cell = self.maxes.entry(field.clone()).or_insert(*value);
-                if *value > *cell {
-                    *cell = *value;
-                }
-            }
-            Delta::Add { field, value, dedupe, .. } => {
-                return self.sums.entry(field.clone()).or_default().add(dedupe, at.ts, *value, bounds.dedupe_keys);
-            }
-            Delta::State { .. } => unreachable!("states live on the profile"),
-        }
-        true
-    }
-
-    /// Every numeric cell, the form in which a session counts towards the totals.
-    pub fn numbers(&self) -> impl Iterator<Item = (&str, f64)> {
-        self.maxes
-            .iter()
-            .map(|(k, v)| (k.as_str(), *v))
-            .chain(self.sums.iter().map(|(k, c)| (k.as_str(), c.total)))
     }
 }
 
@@ -215,12 +142,22 @@ impl ProfileState {
         for delta in &apply.deltas {
             let merged = match (delta, delta.session()) {
                 (Delta::State { field, value }, _) => {
+                    // As for the cells: past the bound, the smallest names are kept.
+                    let mut complete = true;
                     if self.states.len() >= bounds.fields && !self.states.contains_key(field) {
-                        false
-                    } else {
-                        self.states.entry(field.clone()).or_default().merge(at, value, bounds.state_window);
-                        true
+                        match self.states.last_key_value() {
+                            Some((largest, _)) if field < largest => {
+                                self.states.pop_last();
+                                complete = false;
+                            }
+                            _ => {
+                                dropped += 1;
+                                continue;
+                            }
+                        }
                     }
+                    self.states.entry(field.clone()).or_default().merge(at, value, bounds.state_window);
+                    complete
                 }
                 (_, None) => self.cells.merge(at, delta, bounds, bounds.fields),
                 (_, Some(session)) => {

@@ -168,3 +168,46 @@ fn a_sum_cell_reports_how_many_keys_it_holds() {
     let cell: &SumCell = &s.cells.sums["seeks"];
     assert_eq!(cell.len(), 3);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// 128 attribute fields and 128 states per profile, 64 fields per media session: at the
+    /// bound and past it, the fields a profile keeps are the same in any order (the smallest
+    /// names), each with everything that was merged into it.
+    #[test]
+    fn the_fields_kept_past_their_bound_are_the_same_in_any_order(
+        fields in 120usize..140,
+        states in 120usize..140,
+        session_fields in 60usize..70,
+        seeds in (any::<u64>(), any::<u64>()),
+    ) {
+        let mut events: Vec<Apply> = (0..fields)
+            .flat_map(|f| {
+                let name = format!("f{f:03}");
+                let delta = |v: usize| match f % 2 {
+                    0 => Delta::Set { field: name.clone(), value: serde_json::json!(v), session: None },
+                    _ => Delta::Max { field: name.clone(), value: v as f64, session: None },
+                };
+                // Two events per field, so that a field's value depends on both being merged.
+                [event(T0 + f as i64, &format!("p{f}"), vec![delta(f)]), event(T0 + 1000 + f as i64, &format!("q{f}"), vec![delta(f + 1)])]
+            })
+            .collect();
+        events.extend((0..states).map(|f| event(T0 + f as i64, &format!("t{f}"), vec![Delta::State { field: format!("s{f:03}"), value: "x".into() }])));
+        events.extend((0..session_fields).map(|f| event(T0 + f as i64, &format!("g{f}"), vec![played_field("s", &format!("g{f:03}"))])));
+        let a = merged(&arrival(&events, &[], seeds.0));
+        let b = merged(&arrival(&events, &[], seeds.1));
+        prop_assert_eq!(&a, &b);
+        let cells: Vec<String> = a.cells.fields.keys().chain(a.cells.maxes.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let smallest: Vec<String> = (0..fields.min(128)).map(|f| format!("f{f:03}")).collect();
+        prop_assert_eq!(cells, smallest);
+        prop_assert_eq!(a.states.len(), states.min(128));
+        prop_assert_eq!(a.sessions["s"].cells.maxes.len(), session_fields.min(64));
+        // A kept field has both of its events.
+        prop_assert_eq!(&a.cells.maxes["f001"], &2.0);
+    }
+}
+
+fn played_field(session: &str, field: &str) -> Delta {
+    Delta::Max { field: field.into(), value: 1.0, session: Some(session.into()) }
+}
