@@ -125,7 +125,8 @@ fn readiness_says_the_pipeline_is_stuck_while_dead_letters_cannot_be_written() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &broker, "stuck");
     let host = Host::start(&["run", "--config", cfg.to_str().unwrap()], &[("LIVEVIEWER__PIPELINE__STUCK_AFTER_S", "5")]);
-    assert_eq!(status(&format!("{}readyz", host.url)).0, 200);
+    // The source comes up a moment after the HTTP port.
+    wait_until("/readyz to be ready", Duration::from_secs(30), || status(&format!("{}readyz", host.url)).0 == 200);
     // Kafka goes away; then an event comes that can only be dead-lettered. The host keeps
     // trying to write its letter (Kafka may come back), and readiness must say so.
     broker.kill9();
