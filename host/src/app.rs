@@ -3,7 +3,7 @@
 //! profiles starts here, so they all honour the same configuration.
 
 use crate::config::{Config, SourceKind, StoreKind};
-use crate::dead_letter::{DeadLetterSink, KafkaSink};
+use crate::dead_letter::DeadLetterSink;
 use crate::lifecycle::candidate::{self, Deployer};
 use crate::lifecycle::{Deployed, Lifecycle};
 use crate::live::Live;
@@ -57,13 +57,8 @@ impl App {
             vectors = deployed.vectors_passed,
             "module ready"
         );
-        let dead_letters = match config.source.kind {
-            SourceKind::Kafka => {
-                let producer = crate::kafka::producer(&config.source.kafka, "liveviewer-dead-letters", &[])?;
-                DeadLetterSink::Kafka(Arc::new(KafkaSink::new(producer, config.source.kafka.dead_letter_topic())))
-            }
-            _ => DeadLetterSink::file(&config.data_dir).map_err(|e| anyhow::anyhow!("{e}"))?,
-        };
+        let metrics = Arc::new(Metrics::default());
+        let dead_letters = DeadLetterSink::open(&config, metrics.clone())?;
         let live = Live::new(config.active.window_s, config.active.clock, config.pipeline.max_tracked_viewers);
         // Where merged profiles are published: a serving Kafka host publishes to the
         // changelog, which every host (itself included) reads into its view; otherwise this
@@ -84,7 +79,6 @@ impl App {
         if let Publisher::InProcess(_) = publisher {
             live.set_complete();
         }
-        let metrics = Arc::new(Metrics::default());
         let keep = serving.then(|| kept_modules_dir(&config));
         let lifecycle = Lifecycle::new(deployed, config.module.health.clone(), metrics.clone(), keep);
         let deployer = Deployer::new(lifecycle.clone(), config.module.limits.clone(), vectors.clone());

@@ -28,6 +28,7 @@ pub struct Config {
     pub module: ModuleConfig,
     pub http: HttpConfig,
     pub active: ActiveConfig,
+    pub dead_letters: DeadLetterConfig,
 }
 
 impl Default for Config {
@@ -40,6 +41,7 @@ impl Default for Config {
             module: ModuleConfig::default(),
             http: HttpConfig::default(),
             active: ActiveConfig::default(),
+            dead_letters: DeadLetterConfig::default(),
         }
     }
 }
@@ -397,6 +399,9 @@ pub struct PipelineConfig {
     /// most 4). The module is the pipeline's most expensive stage and a pure function, so
     /// contiguous parts of a batch run side by side and their results are joined in order.
     pub module_workers: usize,
+    /// A write retried for longer than this (the store, or the dead-letter topic, refusing or
+    /// not answering) makes the host unready (`/readyz` 503, saying which and why).
+    pub stuck_after_s: u64,
 }
 
 impl PipelineConfig {
@@ -423,6 +428,7 @@ impl Default for PipelineConfig {
             max_profile_bytes: 256 << 10,
             max_cached_profiles: 50_000,
             module_workers: 0,
+            stuck_after_s: 60,
         }
     }
 }
@@ -448,6 +454,21 @@ pub struct HttpConfig {
     pub ingest_token: Option<String>,
     /// Largest request body accepted (ingest and module uploads).
     pub max_body_bytes: usize,
+    /// Most events in one ingest request; more is refused whole (413). Snowbridge's HTTP
+    /// target sends a few hundred at most.
+    pub max_ingest_events: usize,
+    /// A request body must have arrived this long after its head (else 408).
+    pub body_timeout_s: u64,
+    /// A request head must be complete this long after its first byte.
+    pub header_timeout_s: u64,
+    /// A connection with no request under way (or whose client stops taking its answer) is
+    /// closed after this long. Longer than a load balancer's own idle timeout (60 s on AWS),
+    /// so that the balancer, not the host, closes its kept-alive connections.
+    pub idle_timeout_s: u64,
+    /// Connections served at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Push-channel (`/api/events`) clients at once; one more is answered 503.
+    pub max_push_clients: usize,
     /// Serve the dashboard from this directory instead of the copy built into the binary.
     pub dashboard_dir: Option<PathBuf>,
 }
@@ -459,8 +480,36 @@ impl Default for HttpConfig {
             admin_token: None,
             ingest_token: None,
             max_body_bytes: 16 << 20,
+            max_ingest_events: 10_000,
+            body_timeout_s: 30,
+            header_timeout_s: 10,
+            idle_timeout_s: 75,
+            max_connections: 1024,
+            max_push_clients: 256,
             dashboard_dir: None,
         }
+    }
+}
+
+/// Where dead letters may go on this machine: embedded mode's file, and the spill file of a
+/// Kafka dead-letter topic that refuses them. Both are bounded and rotated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeadLetterConfig {
+    /// Past this size `dead-letters.jsonl` is renamed `dead-letters.1.jsonl` (the older ones
+    /// shifting up) and a new one begins.
+    pub max_file_bytes: u64,
+    /// Rotated files kept; the oldest beyond them is deleted.
+    pub keep_files: u32,
+    /// Largest dead letter, encoded: a longer payload is cut to fit (its size and SHA-256
+    /// are kept). Under Kafka's default message size (1 MB), which escaping can otherwise
+    /// pass: a control character is six bytes in JSON.
+    pub max_letter_bytes: usize,
+}
+
+impl Default for DeadLetterConfig {
+    fn default() -> Self {
+        DeadLetterConfig { max_file_bytes: 64 << 20, keep_files: 4, max_letter_bytes: 512 << 10 }
     }
 }
 
@@ -566,6 +615,9 @@ impl Config {
         if p.max_message_bytes < 1024 || p.max_tracked_viewers == 0 {
             return Err("pipeline.max_message_bytes must be at least 1024 and max_tracked_viewers at least 1".into());
         }
+        if p.stuck_after_s == 0 {
+            return Err("pipeline.stuck_after_s must be at least 1".into());
+        }
         if p.retry_initial_ms == 0 || p.retry_max_ms < p.retry_initial_ms {
             return Err("pipeline.retry_initial_ms must be at least 1 and at most retry_max_ms".into());
         }
@@ -580,6 +632,18 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             return Err("http.max_body_bytes must be at least 1024".into());
+        }
+        let h = &self.http;
+        if [h.max_ingest_events, h.max_connections, h.max_push_clients].contains(&0)
+            || [h.body_timeout_s, h.header_timeout_s, h.idle_timeout_s].contains(&0)
+        {
+            return Err("http: max_ingest_events, max_connections, max_push_clients and the timeouts must be at least 1".into());
+        }
+        let d = &self.dead_letters;
+        if d.max_letter_bytes < 4096 || d.max_file_bytes < d.max_letter_bytes as u64 || d.keep_files > 1000 {
+            return Err(
+                "dead_letters: max_letter_bytes must be at least 4096, max_file_bytes at least max_letter_bytes, keep_files at most 1000".into(),
+            );
         }
         if self.active.window_s == 0 {
             return Err("active.window_s must be at least 1".into());

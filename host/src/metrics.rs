@@ -44,7 +44,7 @@ const HELP: &[(&str, &str, &str)] = &[
     ("liveviewer_store_conflicts_total", "counter", "Conditional writes lost to another writer (merged again)."),
     ("liveviewer_store_retries_total", "counter", "Store operations retried after a transient error."),
     ("liveviewer_batches_total", "counter", "Batches processed."),
-    ("liveviewer_deltas_dropped_total", "counter", "Deltas dropped by a profile bound (fields, value size)."),
+    ("liveviewer_deltas_dropped_total", "counter", "Deltas dropped by a profile bound (fields, value size, dedupe keys)."),
     ("liveviewer_shadow_events_total", "counter", "Events a shadow module saw."),
     ("liveviewer_shadow_differences_total", "counter", "Events on which the shadow module's result differed."),
     ("liveviewer_active_viewers", "gauge", "Viewers whose last event is within the active window."),
@@ -60,6 +60,14 @@ const HELP: &[(&str, &str, &str)] = &[
     ("liveviewer_profiles_published_total", "counter", "Changed profiles published to the live view (the changelog)."),
     ("liveviewer_changelog_records_total", "counter", "Changelog records read into this host's live view."),
     ("liveviewer_changelog_unreadable_total", "counter", "Changelog records that were not a profile."),
+    ("liveviewer_dead_letter_files_rotated_total", "counter", "Times the dead-letter file was full and a new one begun."),
+    ("liveviewer_dead_letter_bytes_discarded_total", "counter", "Bytes of the oldest dead-letter files deleted by rotation."),
+    ("liveviewer_dead_letters_spilled_total", "counter", "Dead letters the Kafka topic would not take, written to the local spill file."),
+    ("liveviewer_http_connections", "gauge", "HTTP connections open."),
+    ("liveviewer_http_connections_refused_total", "counter", "Connections answered 503 at http.max_connections."),
+    ("liveviewer_http_timeouts_total", "counter", "Connections closed at a timeout, by kind (header, idle, write)."),
+    ("liveviewer_push_clients", "gauge", "Push-channel clients connected."),
+    ("liveviewer_push_clients_refused_total", "counter", "Push-channel clients answered 503 at http.max_push_clients."),
 ];
 
 impl Metrics {

@@ -2,10 +2,15 @@
 //!
 //! - [`state`]: the stored form, a state-based CRDT that the module's deltas merge into.
 //! - [`key`]: the compact event key it orders by.
+//! - [`cells`]: attributes, maxima and counters, bounded by name.
+//! - [`counter`]: the additive counter, bounded by event time.
 //! - [`render`]: the v1 JSON the API, the dashboard and `profiles` speak.
 //! - [`output`]: reading and checking a module's output before any of it is merged.
 
+pub mod cells;
+pub mod counter;
 pub mod key;
+mod stored;
 pub mod output;
 pub mod render;
 pub mod state;

@@ -2,6 +2,8 @@
 //! commutative, associative and idempotent, so the profile is the same whatever the arrival
 //! order and however often an event is delivered. Every part is bounded.
 
+pub use super::cells::{Cells, Register};
+pub use super::counter::{Counted, SumCell};
 use super::key::{fnv1a, Key};
 use liveviewer_wire::outcome::Apply;
 use liveviewer_wire::Delta;
@@ -13,7 +15,7 @@ use std::collections::BTreeMap;
 pub struct Bounds {
     /// Latest events kept per state field (e.g. `status`), to know since when it holds.
     pub state_window: usize,
-    /// Dedupe keys remembered per additive counter.
+    /// Dedupe keys per additive counter: the earliest by event time count, later ones do not.
     pub dedupe_keys: usize,
     /// Media sessions kept in detail; older ones are folded into the totals.
     pub live_sessions: usize,
@@ -41,23 +43,6 @@ impl Default for Bounds {
             fields: 128,
             session_fields: 64,
             value_bytes: 8 << 10,
-        }
-    }
-}
-
-/// A last-writer-wins register. Values are JSON text; ties on the key (the same event seen
-/// by two module versions) go to the greater text, so the winner never depends on order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Register {
-    pub at: Key,
-    pub value: String,
-}
-
-impl Register {
-    fn merge(slot: &mut Option<Register>, at: Key, value: String) {
-        match slot {
-            Some(r) if (r.at, &r.value) >= (at, &value) => {}
-            _ => *slot = Some(Register { at, value }),
         }
     }
 }
@@ -100,87 +85,6 @@ impl StateWindow {
             .last()
             .map(|(k, _)| *k)?;
         Some((value, since))
-    }
-}
-
-/// An additive counter; each dedupe key counts once (while remembered).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SumCell {
-    pub total: f64,
-    /// Sorted hashes of the dedupe keys seen.
-    pub seen: Vec<u64>,
-}
-
-impl SumCell {
-    fn add(&mut self, dedupe: &str, value: f64, cap: usize) {
-        let h = fnv1a(dedupe.as_bytes());
-        match self.seen.binary_search(&h) {
-            Ok(_) => {}
-            Err(i) => {
-                // Past the cap, counts go on without dedupe: a repeat may then count twice.
-                if self.seen.len() < cap {
-                    self.seen.insert(i, h);
-                }
-                self.total += value;
-            }
-        }
-    }
-}
-
-/// Cells shared by the profile and each media session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Cells {
-    pub fields: BTreeMap<String, Register>,
-    pub maxes: BTreeMap<String, f64>,
-    pub sums: BTreeMap<String, SumCell>,
-}
-
-impl Cells {
-    fn len(&self) -> usize {
-        self.fields.len() + self.maxes.len() + self.sums.len()
-    }
-
-    /// Merges one delta; `false` when a bound dropped it.
-    fn merge(&mut self, at: Key, delta: &Delta, bounds: &Bounds, max_fields: usize) -> bool {
-        let known = match delta {
-            Delta::Set { field, .. } => self.fields.contains_key(field),
-            Delta::Max { field, .. } => self.maxes.contains_key(field),
-            Delta::Add { field, .. } => self.sums.contains_key(field),
-            Delta::State { .. } => unreachable!("states live on the profile"),
-        };
-        if !known && self.len() >= max_fields {
-            return false;
-        }
-        match delta {
-            Delta::Set { field, value, .. } => {
-                let text = value.to_string();
-                if text.len() > bounds.value_bytes {
-                    return false;
-                }
-                let mut slot = self.fields.remove(field);
-                Register::merge(&mut slot, at, text);
-                self.fields.insert(field.clone(), slot.expect("merge fills the slot"));
-            }
-            Delta::Max { field, value, .. } => {
-                let cell = self.maxes.entry(field.clone()).or_insert(*value);
-                if *value > *cell {
-                    *cell = *value;
-                }
-            }
-            Delta::Add { field, value, dedupe, .. } => {
-                self.sums.entry(field.clone()).or_default().add(dedupe, *value, bounds.dedupe_keys);
-            }
-            Delta::State { .. } => unreachable!("states live on the profile"),
-        }
-        true
-    }
-
-    /// Every numeric cell, the form in which a session counts towards the totals.
-    pub fn numbers(&self) -> impl Iterator<Item = (&str, f64)> {
-        self.maxes
-            .iter()
-            .map(|(k, v)| (k.as_str(), *v))
-            .chain(self.sums.iter().map(|(k, c)| (k.as_str(), c.total)))
     }
 }
 
@@ -238,12 +142,22 @@ impl ProfileState {
         for delta in &apply.deltas {
             let merged = match (delta, delta.session()) {
                 (Delta::State { field, value }, _) => {
+                    // As for the cells: past the bound, the smallest names are kept.
+                    let mut complete = true;
                     if self.states.len() >= bounds.fields && !self.states.contains_key(field) {
-                        false
-                    } else {
-                        self.states.entry(field.clone()).or_default().merge(at, value, bounds.state_window);
-                        true
+                        match self.states.last_key_value() {
+                            Some((largest, _)) if field < largest => {
+                                self.states.pop_last();
+                                complete = false;
+                            }
+                            _ => {
+                                dropped += 1;
+                                continue;
+                            }
+                        }
                     }
+                    self.states.entry(field.clone()).or_default().merge(at, value, bounds.state_window);
+                    complete
                 }
                 (_, None) => self.cells.merge(at, delta, bounds, bounds.fields),
                 (_, Some(session)) => {
@@ -301,34 +215,7 @@ impl ProfileState {
         let w = self.watermarks.entry(source.to_owned()).or_insert(offset);
         *w = (*w).max(offset);
     }
-
-    /// Encodes for a store: a format byte, the revision (a postcard varint), then the body
-    /// (postcard).
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = vec![FORMAT];
-        out.extend(postcard::to_stdvec(&self.revision).expect("a number always encodes"));
-        out.extend(postcard::to_stdvec(self).expect("profile state always encodes"));
-        out
-    }
-
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        match bytes.split_first() {
-            Some((&FORMAT, rest)) => {
-                let (revision, body) = postcard::take_from_bytes::<u64>(rest).map_err(|e| format!("profile state revision: {e}"))?;
-                let mut state: ProfileState = postcard::from_bytes(body).map_err(|e| format!("profile state: {e}"))?;
-                state.revision = revision;
-                Ok(state)
-            }
-            // Written before profiles had a revision.
-            Some((&FORMAT_WITHOUT_REVISION, rest)) => postcard::from_bytes(rest).map_err(|e| format!("profile state: {e}")),
-            Some((other, _)) => Err(format!("profile state: unknown format {other}")),
-            None => Err("profile state: empty".into()),
-        }
-    }
 }
-
-const FORMAT_WITHOUT_REVISION: u8 = 1;
-const FORMAT: u8 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -453,28 +340,20 @@ mod tests {
     }
 
     #[test]
-    fn watermarks_and_encoding() {
+    fn watermarks() {
         let mut s = merged(&[apply(1, "a", vec![set("x", json!({"a": [1, 2]}))])]);
         s.record_offset("t/0", 5);
         s.record_offset("t/0", 3);
         assert!(s.already_applied("t/0", 5));
         assert!(!s.already_applied("t/0", 6));
         assert!(!s.already_applied("t/1", 0));
-        assert_eq!(ProfileState::decode(&s.encode()).unwrap(), s);
-        assert_eq!(ProfileState::decode(&s.encode()).unwrap().revision, 1);
-        assert!(ProfileState::decode(&[9, 1, 2]).is_err());
     }
 
     #[test]
-    fn revisions_count_merged_events_and_profiles_stored_before_them_still_decode() {
+    fn revisions_count_merged_events_whatever_the_order() {
         let events: Vec<Apply> = (0..3).map(|i| apply(i, &format!("e{i}"), vec![set("x", json!(i))])).collect();
         let forward = merged(&events);
         let backward = merged(&events.iter().rev().cloned().collect::<Vec<_>>());
         assert_eq!((forward.revision, backward.revision), (3, 3));
-        let mut old = vec![FORMAT_WITHOUT_REVISION];
-        old.extend(postcard::to_stdvec(&forward).unwrap());
-        let decoded = ProfileState::decode(&old).unwrap();
-        assert_eq!(decoded.revision, 0);
-        assert_eq!(ProfileState { revision: 3, ..decoded }, forward);
     }
 }

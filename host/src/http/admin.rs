@@ -2,19 +2,20 @@
 //! configured). A refused candidate answers 4xx with the step that failed and why.
 
 use super::auth::bearer_matches;
+use super::body;
 use super::Shared;
 use crate::http::api::error;
 use crate::fleet::records::{Action, Desired};
 use crate::fleet::FleetError;
 use crate::lifecycle::candidate::{Mode, Submitted};
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// `Ok` when the request may use the admin endpoints, else the response to send.
 fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
@@ -41,12 +42,22 @@ pub async fn status(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Respons
     .into_response()
 }
 
-/// `PUT /admin/module[?mode=shadow]`, the wasm bytes as body. With a fleet, a candidate that
-/// passes this host's checks is published as the fleet's; every host then gates it itself.
-pub async fn upload(State(s): State<Arc<Shared>>, headers: HeaderMap, RawQuery(query): RawQuery, body: Bytes) -> Response {
-    if let Err(r) = authorize(&s, &headers) {
+/// `PUT /admin/module[?mode=shadow]`, the wasm bytes as body (read only once authorized).
+/// With a fleet, a candidate that passes this host's checks is published as the fleet's; every
+/// host then gates it itself.
+pub async fn upload(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery, request: Request) -> Response {
+    let (head, body) = request.into_parts();
+    if let Err(r) = authorize(&s, &head.headers) {
         return r;
     }
+    let http = &s.app.config.http;
+    if let Some(refused) = body::announced_too_large(&head.headers, http.max_body_bytes) {
+        return error(refused.status(), refused.to_string());
+    }
+    let body = match body::read(body, http.max_body_bytes, Duration::from_secs(http.body_timeout_s)).await {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), e.to_string()),
+    };
     let mode = match query.as_deref() {
         None | Some("") | Some("mode=active") => Mode::Active,
         Some("mode=shadow") => Mode::Shadow,

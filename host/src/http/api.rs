@@ -182,9 +182,15 @@ pub async fn readyz(State(s): State<Arc<Shared>>) -> Response {
     let module = true; // a host never runs without an active module
     // The view holds the fleet's picture (the changelog read up to where it was at start).
     let view = s.app.live.complete();
-    let ready = source && store && module && view;
+    let stuck = s.app.pipeline.stuck();
+    let ready = source && store && module && view && stuck.is_none();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"ready": ready, "source": source, "store": store, "module": module, "view": view}))).into_response()
+    let body = json!({
+        "ready": ready, "source": source, "store": store, "module": module, "view": view,
+        "pipeline": stuck.is_none(), "stuck": stuck,
+        "dead_letters": s.app.pipeline.dead_letters().describe(),
+    });
+    (status, Json(body)).into_response()
 }
 
 pub async fn metrics(State(s): State<Arc<Shared>>) -> Response {

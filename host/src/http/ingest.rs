@@ -2,68 +2,66 @@
 //! in the `spEnrichedToJson` form, or strings of enriched TSV). The answer is 2xx only once
 //! every event's outcome is durable, so Snowbridge's retries give at-least-once delivery and
 //! the profile merge makes it effectively-once.
+//!
+//! Everything that can refuse a request does so before its body is read: the token, the
+//! announced size, the number of requests in progress. The body itself is bounded in bytes,
+//! time and events, and processed in batches of `pipeline.batch_max`, so no request costs
+//! more than its share.
 
 use super::auth::bearer_matches;
+use super::body;
+use super::snowbridge_body::{messages, BodyRefused};
 use super::Shared;
 use crate::http::api::error;
-use crate::pipeline::PipelineError;
-use crate::source::{Message, Origin};
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use crate::pipeline::{BatchReport, PipelineError};
+use crate::source::Message;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::value::RawValue;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// Requests queued behind the pipeline before new ones get 503.
-pub const MAX_WAITING: usize = 8;
+/// Requests read or processed at once before new ones get 503.
+pub const MAX_IN_PROGRESS: usize = 8;
 
-pub async fn snowbridge(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(token) = &s.app.config.http.ingest_token {
-        if !bearer_matches(&headers, token) {
+fn busy() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], Json(json!({"error": "busy; retry later"}))).into_response()
+}
+
+pub async fn snowbridge(State(s): State<Arc<Shared>>, request: Request) -> Response {
+    let (head, body) = request.into_parts();
+    let http = &s.app.config.http;
+    if let Some(token) = &http.ingest_token {
+        if !bearer_matches(&head.headers, token) {
             return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
         }
     }
-    let items: Vec<&RawValue> = match serde_json::from_slice(&body) {
-        Ok(items) => items,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body is not a JSON array of events: {e}")),
+    if let Some(refused) = body::announced_too_large(&head.headers, http.max_body_bytes) {
+        return error(refused.status(), refused.to_string());
+    }
+    let Ok(_permit) = s.ingest_waiting.try_acquire() else { return busy() };
+    let bytes = match body::read(body, http.max_body_bytes, Duration::from_secs(http.body_timeout_s)).await {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), e.to_string()),
     };
     let request = s.ingest_requests.fetch_add(1, Ordering::Relaxed);
-    let mut batch = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
-        let text = item.get();
-        let payload = if text.starts_with('"') {
-            match serde_json::from_str::<String>(text) {
-                Ok(tsv) => tsv.into_bytes(),
-                Err(e) => return error(StatusCode::BAD_REQUEST, format!("event {index}: {e}")),
-            }
-        } else if text.starts_with('{') {
-            text.as_bytes().to_vec()
-        } else {
-            return error(StatusCode::BAD_REQUEST, format!("event {index} is neither an object nor a string"));
-        };
-        batch.push(Message { payload, origin: Origin::Http { request, index } });
-    }
-    let Ok(_permit) = s.ingest_waiting.try_acquire() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], Json(json!({"error": "busy; retry later"})))
-            .into_response();
+    let batch = match messages(&bytes, http.max_ingest_events, request) {
+        Ok(batch) => batch,
+        Err(e @ BodyRefused::TooManyEvents(_)) => return error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()),
+        Err(e @ (BodyRefused::NotAnArray(_) | BodyRefused::BadEvent { .. })) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    drop(bytes);
     let accepted = batch.len();
     // In a task of its own: a client that hangs up must not cancel a batch halfway through its
     // write (the pipeline would then refuse the batches in flight behind it, see pipeline::turn).
     let pipeline = s.app.pipeline.clone();
-    let processed = tokio::spawn(async move {
-        let accepted = pipeline.process(batch).await?;
-        // Snowbridge does not send again what was answered 2xx: the answer waits until the
-        // profiles are written (ingested events are written at the next round).
-        pipeline.wait_durable(accepted.seq).await?;
-        Ok::<_, PipelineError>(accepted.report)
-    })
-    .await
-    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let batch_max = s.app.config.pipeline.batch_max;
+    let processed = tokio::spawn(async move { process_in_batches(&pipeline, batch, batch_max).await })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     match processed {
         Ok(r) => Json(json!({
             "accepted": accepted,
@@ -76,4 +74,27 @@ pub async fn snowbridge(State(s): State<Arc<Shared>>, headers: HeaderMap, body: 
         Err(PipelineError::ShuttingDown) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down; retry elsewhere"),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
+}
+
+/// One batch after another, as a source would hand them over; the request is durable when
+/// the last one is. A failure leaves the earlier batches written: the client's retry repeats
+/// them, which the merge makes harmless.
+async fn process_in_batches(
+    pipeline: &crate::pipeline::Pipeline,
+    mut rest: Vec<Message>,
+    batch_max: usize,
+) -> Result<BatchReport, PipelineError> {
+    let mut total = BatchReport::default();
+    let mut last = 0;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(batch_max));
+        let batch = std::mem::replace(&mut rest, tail);
+        let accepted = pipeline.process(batch).await?;
+        total.add(&accepted.report);
+        last = accepted.seq;
+    }
+    // Snowbridge does not send again what was answered 2xx: the answer waits until the
+    // profiles are written (ingested events are written at the next round).
+    pipeline.wait_durable(last).await?;
+    Ok(total)
 }

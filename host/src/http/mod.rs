@@ -4,9 +4,13 @@
 mod admin;
 mod api;
 mod auth;
+mod body;
+mod conn;
 mod dashboard;
 mod events;
 mod ingest;
+mod serve;
+mod snowbridge_body;
 
 use crate::app::App;
 use axum::extract::DefaultBodyLimit;
@@ -32,10 +36,13 @@ pub struct Shared {
     pub source_name: &'static str,
     ingest_requests: AtomicU64,
     ingest_waiting: tokio::sync::Semaphore,
+    /// One per push-channel client, up to `http.max_push_clients`.
+    push_clients: Arc<tokio::sync::Semaphore>,
 }
 
 impl Shared {
     pub fn new(app: Arc<App>, source_name: &'static str, fleet: Option<Arc<crate::fleet::Fleet>>) -> Arc<Self> {
+        let push_clients = Arc::new(tokio::sync::Semaphore::new(app.config.http.max_push_clients));
         Arc::new(Shared {
             app,
             fleet,
@@ -44,7 +51,8 @@ impl Shared {
             source_ready: AtomicBool::new(false),
             source_name,
             ingest_requests: AtomicU64::new(0),
-            ingest_waiting: tokio::sync::Semaphore::new(ingest::MAX_WAITING),
+            ingest_waiting: tokio::sync::Semaphore::new(ingest::MAX_IN_PROGRESS),
+            push_clients,
         })
     }
 
@@ -82,13 +90,17 @@ pub fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Serves until `shutdown` turns true. The listener is bound by the caller (port 0 works).
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
-    let app = router(shared);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        })
-        .await
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+    let http = &shared.app.config.http;
+    let limits = serve::Limits {
+        timeouts: conn::Timeouts {
+            header: Duration::from_secs(http.header_timeout_s),
+            idle: Duration::from_secs(http.idle_timeout_s),
+        },
+        max_connections: http.max_connections,
+    };
+    let metrics = shared.app.metrics.clone();
+    serve::serve(listener, router(shared), limits, metrics, shutdown).await
 }
 
 /// Samples the event rate every 2 s and the active-viewer count every 10 s, for the stats

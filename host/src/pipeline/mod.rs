@@ -114,6 +114,8 @@ pub struct Pipeline {
     writing: tokio::sync::Mutex<()>,
     last_merge: Mutex<Instant>,
     shutdown: watch::Receiver<bool>,
+    /// Retried operations under way, for readiness (see [`retry`]).
+    progress: retry::Progress,
 }
 
 impl Pipeline {
@@ -152,6 +154,7 @@ impl Pipeline {
             writing: tokio::sync::Mutex::new(()),
             last_merge: Mutex::new(Instant::now()),
             shutdown,
+            progress: retry::Progress::default(),
         })
     }
 

@@ -1,18 +1,24 @@
 //! Dead letters: every event that cannot become part of a profile (rejected by the module, a
 //! module fault, a store refusal, over the size limit) is written with its original bytes, the
 //! reason, the module version and where it came from, before its offset is committed.
-//! Nothing is silently dropped.
+//! Nothing is silently dropped: each letter is bounded in size ([`encode`]), the file of
+//! embedded mode is bounded and rotated ([`file`]), and a Kafka topic that will not take a
+//! letter has it spilled to such a file instead of stalling the host ([`kafka`]).
 
+mod encode;
+mod file;
+mod kafka;
+
+pub use file::FileSink;
+pub use kafka::KafkaSink;
+
+use crate::config::{Config, SourceKind};
 use crate::message::Origin;
+use crate::metrics::Metrics;
 use crate::store::StoreError;
 use base64::Engine as _;
-use crate::kafka::Producer as DeadLetterProducer;
-use rdkafka::producer::FutureRecord;
 use serde::Serialize;
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 /// Why an event is a dead letter; the label used in metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,9 +65,16 @@ pub struct DeadLetter {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_base64: Option<String>,
     pub payload_bytes: usize,
-    /// Set when the payload was cut to [`MAX_PAYLOAD_KEPT`] bytes.
+    /// Set when the payload was cut: to [`MAX_PAYLOAD_KEPT`] bytes, or to fit the letter in
+    /// its size bound.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub payload_truncated: bool,
+    /// The SHA-256 of the whole original payload (hex), when the payload was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_sha256: Option<String>,
+    /// Why a letter meant for the dead-letter topic is in the local spill file instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spilled: Option<String>,
 }
 
 /// More than this of a payload is not kept (a Kafka message has a size limit too).
@@ -84,26 +97,42 @@ impl DeadLetter {
             payload_base64: b64,
             payload_bytes: payload.len(),
             payload_truncated: kept.len() < payload.len(),
+            payload_sha256: (kept.len() < payload.len()).then(|| encode::sha256_hex(payload)),
+            spilled: None,
         }
     }
 }
 
 #[derive(Clone)]
 pub enum DeadLetterSink {
-    /// JSON lines in the data directory, fsynced per batch.
+    /// JSON lines in the data directory, fsynced per batch, rotated.
     File(Arc<FileSink>),
     Kafka(Arc<KafkaSink>),
 }
 
 impl DeadLetterSink {
-    pub fn file(data_dir: &Path) -> Result<Self, StoreError> {
-        Ok(DeadLetterSink::File(Arc::new(FileSink::open(data_dir)?)))
+    /// The sink the configuration asks for: the dead-letter topic with a Kafka source, else
+    /// the file in the data directory.
+    pub fn open(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        Ok(match config.source.kind {
+            SourceKind::Kafka => {
+                let producer = crate::kafka::producer(&config.source.kafka, "liveviewer-dead-letters", &[])?;
+                let topic = config.source.kafka.dead_letter_topic();
+                let sink = KafkaSink::new(producer, topic, config.dead_letters.clone(), config.data_dir.clone(), metrics);
+                DeadLetterSink::Kafka(Arc::new(sink))
+            }
+            _ => {
+                let file = FileSink::open(&config.data_dir, &config.dead_letters, metrics).map_err(|e| anyhow::anyhow!("{e}"))?;
+                DeadLetterSink::File(Arc::new(file))
+            }
+        })
     }
 
+    /// Where letters go now (a Kafka topic that refuses them has them spilled to a file).
     pub fn describe(&self) -> String {
         match self {
-            DeadLetterSink::File(f) => format!("file {}", f.path.display()),
-            DeadLetterSink::Kafka(k) => format!("topic {}", k.topic),
+            DeadLetterSink::File(f) => format!("file {}", f.path().display()),
+            DeadLetterSink::Kafka(k) => k.status(),
         }
     }
 
@@ -115,69 +144,12 @@ impl DeadLetterSink {
         match self {
             DeadLetterSink::File(f) => {
                 let f = f.clone();
-                let lines: Vec<Vec<u8>> = letters.iter().map(|l| serde_json::to_vec(l).expect("serializes")).collect();
+                let lines: Vec<Vec<u8>> = letters.iter().map(|l| encode::encode(l, f.max_letter_bytes())).collect();
                 tokio::task::spawn_blocking(move || f.append(&lines))
                     .await
                     .map_err(|e| StoreError::Transient(e.to_string()))?
             }
             DeadLetterSink::Kafka(k) => k.send(letters).await,
         }
-    }
-}
-
-pub struct FileSink {
-    path: PathBuf,
-    file: Mutex<std::fs::File>,
-}
-
-impl FileSink {
-    fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Fatal(format!("{}: {e}", data_dir.display())))?;
-        let path = data_dir.join("dead-letters.jsonl");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| StoreError::Fatal(format!("{}: {e}", path.display())))?;
-        Ok(FileSink { path, file: Mutex::new(file) })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn append(&self, lines: &[Vec<u8>]) -> Result<(), StoreError> {
-        let mut buf = Vec::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        for l in lines {
-            buf.extend_from_slice(l);
-            buf.push(b'\n');
-        }
-        let mut f = self.file.lock().expect("dead-letter file lock");
-        f.write_all(&buf).and_then(|_| f.sync_data()).map_err(|e| StoreError::Transient(format!("dead-letter file: {e}")))
-    }
-}
-
-pub struct KafkaSink {
-    producer: DeadLetterProducer,
-    topic: String,
-}
-
-impl KafkaSink {
-    pub fn new(producer: DeadLetterProducer, topic: String) -> Self {
-        KafkaSink { producer, topic }
-    }
-
-    async fn send(&self, letters: &[DeadLetter]) -> Result<(), StoreError> {
-        let records: Vec<(String, Vec<u8>)> = letters
-            .iter()
-            .map(|l| (serde_json::to_string(&l.origin).unwrap_or_default(), serde_json::to_vec(l).expect("serializes")))
-            .collect();
-        let sends = records.iter().map(|(key, value)| {
-            self.producer.send(FutureRecord::to(&self.topic).key(key).payload(value), Duration::from_secs(10))
-        });
-        for result in futures::future::join_all(sends).await {
-            result.map_err(|(e, _)| StoreError::Transient(format!("dead-letter topic {}: {e}", self.topic)))?;
-        }
-        Ok(())
     }
 }
