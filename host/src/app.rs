@@ -13,6 +13,7 @@ use crate::pipeline::Pipeline;
 use crate::pipeline::publish::Publisher;
 use crate::store::{DynamoStore, EmbeddedStore, Store};
 use crate::vectors::VectorSet;
+use crate::windows::{Local, Windows};
 use anyhow::Context;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -28,6 +29,8 @@ pub struct App {
     pub vectors: Arc<VectorSet>,
     /// The fleet generation this host has applied (0 without a fleet).
     pub fleet_generation: Arc<std::sync::atomic::AtomicU64>,
+    /// The windowed metrics.
+    pub windows: Arc<Windows>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -63,20 +66,30 @@ impl App {
         // Where merged profiles are published: a serving Kafka host publishes to the
         // changelog, which every host (itself included) reads into its view; otherwise this
         // process's view is the only one.
-        let publisher = if serving && config.source.kind == SourceKind::Kafka {
+        let settings = crate::windows::Settings::from_config(&config.windows);
+        let figures = crate::windows::Figures::new();
+        let (publisher, windows) = if serving && config.source.kind == SourceKind::Kafka {
             let changelog = crate::changelog::ChangelogPublisher::new(&config.source.kafka)?;
-            Publisher::Changelog { changelog: Arc::new(changelog), live: live.clone() }
+            // The windows are counted from the changelog by the fleet (server.rs starts it).
+            (Publisher::Changelog { changelog: Arc::new(changelog), live: live.clone() }, Windows { figures, settings, local: None })
         } else {
-            Publisher::InProcess(live.clone())
+            let embedded = match &store {
+                Store::Embedded(e) => Some(e.clone()),
+                Store::Dynamo(_) => None,
+            };
+            let local = Local::open(settings, figures.clone(), embedded).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let interval = std::time::Duration::from_millis(config.windows.checkpoint_interval_ms);
+            tokio::spawn(local.clone().run(live.clone(), interval, metrics.clone()));
+            (Publisher::InProcess { live: live.clone(), windows: Some(local.clone()) }, Windows { figures, settings, local: Some(local) })
         };
-        if let (Store::Embedded(_), Publisher::InProcess(_)) = (&store, &publisher) {
+        if let (Store::Embedded(_), Publisher::InProcess { .. }) = (&store, &publisher) {
             // This host is the embedded store's only writer: the viewers it saw recently are
             // its whole live picture (an index range, not a read of every profile).
             let since = crate::clock::wall_ms() - live.active_window_ms - 60_000;
             let recent = store.recent(since, config.pipeline.max_tracked_viewers).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             live.apply_states(&recent);
         }
-        if let Publisher::InProcess(_) = publisher {
+        if let Publisher::InProcess { .. } = publisher {
             live.set_complete();
         }
         let keep = serving.then(|| kept_modules_dir(&config));
@@ -96,7 +109,8 @@ impl App {
         );
         tokio::spawn(crate::pipeline::flush::run(pipeline.clone()));
         let fleet_generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        Ok(App { config, store, pipeline, live, metrics, lifecycle, deployer, vectors, fleet_generation, shutdown })
+        let windows = Arc::new(windows);
+        Ok(App { config, store, pipeline, live, metrics, lifecycle, deployer, vectors, fleet_generation, windows, shutdown })
     }
 
     /// Tells waiting retries to give up (the in-flight batch is then not committed).

@@ -29,6 +29,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub active: ActiveConfig,
     pub dead_letters: DeadLetterConfig,
+    pub windows: WindowsConfig,
 }
 
 impl Default for Config {
@@ -42,6 +43,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             active: ActiveConfig::default(),
             dead_letters: DeadLetterConfig::default(),
+            windows: WindowsConfig::default(),
         }
     }
 }
@@ -82,6 +84,9 @@ pub struct KafkaConfig {
     /// The fleet's control topic (compacted; created when missing): module candidates, the
     /// module every host must run, and each host's status.
     pub modules_topic: String,
+    /// The windowed metrics (compacted, one partition; created when missing): each changelog
+    /// partition's counts per minute, written by the host that counts it, read by every host.
+    pub metrics_topic: String,
     /// How every Kafka client of the host connects (consumer, producers, readers).
     pub security_protocol: SecurityProtocol,
     pub tls: TlsConfig,
@@ -100,6 +105,7 @@ impl Default for KafkaConfig {
             dead_letter_topic: None,
             changelog_topic: "liveviewer.profiles".into(),
             modules_topic: "liveviewer.modules".into(),
+            metrics_topic: "liveviewer.metrics".into(),
             security_protocol: SecurityProtocol::default(),
             tls: TlsConfig::default(),
             sasl: SaslConfig::default(),
@@ -527,6 +533,24 @@ impl Default for ActiveConfig {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowsConfig {
+    /// An event this much older than the newest event of its changelog partition is too late
+    /// for the windows (dropped, and counted as late).
+    pub allowed_lateness_s: u64,
+    /// How often the counts are written, and every host's windows move.
+    pub checkpoint_interval_ms: u64,
+    /// Contents counted apart per minute and partition; the rest count as `(other)`.
+    pub max_contents_per_minute: usize,
+}
+
+impl Default for WindowsConfig {
+    fn default() -> Self {
+        WindowsConfig { allowed_lateness_s: 120, checkpoint_interval_ms: 2000, max_contents_per_minute: 500 }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
@@ -571,9 +595,12 @@ impl Config {
             if k.brokers.trim().is_empty() || k.topic.trim().is_empty() || k.group_id.trim().is_empty() {
                 return Err("source.kafka: brokers, topic and group_id must be set".into());
             }
-            let topics = [k.topic.as_str(), &k.dead_letter_topic(), k.changelog_topic.as_str(), k.modules_topic.as_str()];
+            let topics =
+                [k.topic.as_str(), &k.dead_letter_topic(), k.changelog_topic.as_str(), k.modules_topic.as_str(), k.metrics_topic.as_str()];
             if topics.iter().any(|t| t.trim().is_empty()) || (1..topics.len()).any(|i| topics[..i].contains(&topics[i])) {
-                return Err("source.kafka: topic, dead_letter_topic, changelog_topic and modules_topic must be set and differ".into());
+                return Err(
+                    "source.kafka: topic, dead_letter_topic, changelog_topic, modules_topic and metrics_topic must be set and differ".into(),
+                );
             }
             k.validate_security()?;
         }
@@ -647,6 +674,12 @@ impl Config {
         }
         if self.active.window_s == 0 {
             return Err("active.window_s must be at least 1".into());
+        }
+        let w = &self.windows;
+        if w.allowed_lateness_s > 3600 || !(100..=60_000).contains(&w.checkpoint_interval_ms) || !(1..=10_000).contains(&w.max_contents_per_minute) {
+            return Err(
+                "windows: allowed_lateness_s at most 3600, checkpoint_interval_ms between 100 and 60000, max_contents_per_minute between 1 and 10000".into(),
+            );
         }
         Ok(())
     }

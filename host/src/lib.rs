@@ -13,7 +13,10 @@
 //! - [`fleet`]: one module lifecycle for every host, through a compacted control topic.
 //! - [`profile`]: the profile state, its merge, and the v1 JSON.
 //! - [`store`]: DynamoDB and the embedded database; [`dead_letter`]: where bad input goes.
-//! - [`live`]: the live view of the fleet's viewers; [`changelog`]: the profile topic that fills it.
+//! - [`live`]: the live view of the fleet's viewers (lists, per-content summary); [`changelog`]:
+//!   the profile topic that fills it.
+//! - [`windows`]: windowed metrics by event time (5 min, 1 h, per content) and the concurrency
+//!   series, counted once per changelog partition and the same on every host.
 //! - [`http`], [`metrics`]: the API, the dashboard and its push channel, the figures.
 //! - [`vectors`]: the test vectors and their runner; [`simulator`]: realistic viewers.
 //! - [`app`], [`server`], [`config`], [`commands`]: wiring, validated configuration, the CLI.
@@ -39,3 +42,4 @@ pub mod simulator;
 pub mod source;
 pub mod store;
 pub mod vectors;
+pub mod windows;

@@ -60,6 +60,20 @@ enum Command {
         #[arg(long)]
         delete: Option<String>,
     },
+    /// A viewer's status history, newest first, as JSON: from a running host (--host) or the
+    /// configured store.
+    History {
+        viewer: String,
+        /// Rows per page (at most 200).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Older than this: the `next` cursor of the previous page.
+        #[arg(long)]
+        before: Option<String>,
+        /// A running host's base URL (its embedded store is locked while it runs).
+        #[arg(long)]
+        host: Option<String>,
+    },
     /// Writes simulated viewers' events (enriched TSV) to a file, stdout or a Kafka topic.
     Simulate {
         #[arg(long, default_value_t = 100)]
@@ -164,6 +178,13 @@ fn main() -> ExitCode {
         Command::Fleet(FleetCommand::Status { host, token }) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(commands::fleet::status(&host, token))),
+        Command::History { viewer, limit, before, host: Some(host) } => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| {
+                let args = commands::history::Args { viewer, limit, before, host: Some(host) };
+                rt.block_on(commands::history::run(None, args))
+            })
+            .map(|()| true),
         Command::Healthcheck { url } => {
             tokio::runtime::Runtime::new().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(commands::healthcheck::run(url)))
         }
@@ -196,6 +217,9 @@ fn main() -> ExitCode {
                     }
                     Command::Replay { files } => commands::replay::run(config, files).await,
                     Command::Profiles { viewer, delete } => commands::profiles::run(config, viewer, delete).await,
+                    Command::History { viewer, limit, before, host } => {
+                        commands::history::run(Some(config), commands::history::Args { viewer, limit, before, host }).await
+                    }
                     Command::TestVectors { .. }
                     | Command::Simulate { .. }
                     | Command::Healthcheck { .. }

@@ -75,6 +75,23 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let sampler = tokio::spawn(http::sample(shared.clone()));
     let mut fleet_reporter: Option<tokio::task::JoinHandle<()>> = None;
+    // With Kafka, the windows are counted by the fleet: this host reads every partition's
+    // counts, and counts the changelog partitions the group gives it.
+    let window_owner = (kind == SourceKind::Kafka).then(|| {
+        let k = app.config.source.kafka.clone();
+        let read = Arc::new(crate::windows::topic::ReadPosition::default());
+        tokio::spawn(crate::windows::topic::follow(k.clone(), app.windows.figures.clone(), read.clone(), app.metrics.clone()));
+        let owner = crate::windows::owner::Owner {
+            cfg: k,
+            settings: app.windows.settings,
+            figures: app.windows.figures.clone(),
+            read,
+            live: app.live.clone(),
+            metrics: app.metrics.clone(),
+            interval: Duration::from_millis(app.config.windows.checkpoint_interval_ms),
+        };
+        tokio::spawn(owner.run(stop_http.subscribe()))
+    });
     let pipeline = app.pipeline.clone();
     let p = &app.config.pipeline;
     let (batch_max, batch_wait) = (p.batch_max, Duration::from_millis(p.batch_wait_ms));
@@ -138,6 +155,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     sampler.abort();
     let _ = stop_http.send(true);
+    // The window counts of this host's partitions are written once more for whoever takes them.
+    if let Some(o) = window_owner {
+        let _ = tokio::time::timeout(Duration::from_secs(5), o).await;
+    }
     // The fleet hears that this host left.
     if let Some(r) = fleet_reporter {
         let _ = tokio::time::timeout(Duration::from_secs(5), r).await;

@@ -5,6 +5,8 @@
 use crate::config::KafkaConfig;
 use crate::kafka::Producer;
 use crate::live::ProfileRecord;
+use crate::windows::sample::{self, Sample};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
 use std::time::Duration;
 
@@ -38,9 +40,13 @@ impl ChangelogPublisher {
     }
 
     /// Sends every record and waits for the broker's acknowledgements.
-    pub async fn publish(&self, records: &[(String, Vec<u8>)]) -> Result<(), PublishError> {
-        let sends = records.iter().map(|(key, value)| {
-            self.producer.send(FutureRecord::to(&self.topic).key(key).payload(value), Duration::from_secs(10))
+    pub async fn publish(&self, records: &[Encoded]) -> Result<(), PublishError> {
+        let sends = records.iter().map(|r| {
+            let mut record = FutureRecord::to(&self.topic).key(&r.key).payload(&r.value);
+            if let Some(samples) = &r.samples {
+                record = record.headers(OwnedHeaders::new().insert(Header { key: sample::HEADER, value: Some(samples) }));
+            }
+            self.producer.send(record, Duration::from_secs(10))
         });
         for result in futures::future::join_all(sends).await {
             result.map_err(|(e, _)| PublishError { topic: self.topic.clone(), reason: e.to_string() })?;
@@ -49,7 +55,19 @@ impl ChangelogPublisher {
     }
 }
 
-/// The record of a profile: (key, value).
-pub fn encode(record: &ProfileRecord) -> (String, Vec<u8>) {
-    (record.profile.viewer_id.clone(), serde_json::to_vec(record).expect("profiles serialize"))
+/// A changelog record: the viewer, the profile, and the samples header.
+pub struct Encoded {
+    pub key: String,
+    pub value: Vec<u8>,
+    pub samples: Option<Vec<u8>>,
+}
+
+/// The record of a profile, with the samples of the events just merged into it (none: a copy
+/// published again, whose events were published before).
+pub fn encode(record: &ProfileRecord, samples: Option<&[Sample]>) -> Encoded {
+    Encoded {
+        key: record.profile.viewer_id.clone(),
+        value: serde_json::to_vec(record).expect("profiles serialize"),
+        samples: samples.filter(|s| !s.is_empty()).map(sample::encode),
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod fleet;
 pub mod healthcheck;
+pub mod history;
 pub mod module_push;
 pub mod profiles;
 pub mod replay;

@@ -34,6 +34,12 @@ pub async fn run(config: Config, files: Vec<PathBuf>) -> anyhow::Result<()> {
     let started = Instant::now();
     let report = replay(app.pipeline.clone(), files, app.config.pipeline.batch_max, progress.clone()).await?;
     let seconds = started.elapsed().as_secs_f64();
+    // The window counts of what was replayed are kept too (the embedded store's next host
+    // shows them).
+    if let Some(w) = &app.windows.local {
+        let mut no_sample = Some(i64::MAX);
+        w.round(&app.live, &mut no_sample).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let where_dead = match app.pipeline.dead_letters() {
         DeadLetterSink::File(f) if report.dead_lettered > 0 => format!(" (dead letters in {})", f.path().display()),
         _ => String::new(),

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use liveviewer_wire::time::format_millis;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -18,32 +17,53 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
-/// `all`, `status` (repeatable) and `limit`, parsed by hand: serde's query parser cannot repeat.
+/// Most viewers a list may skip: deeper than this, search or filter.
+const MAX_OFFSET: usize = 1_000_000;
+
+/// `all`, `status` (repeatable), `content`, `q`, `order`, `offset` and `limit`, parsed by hand:
+/// serde's query parser cannot repeat.
 struct ViewersQuery {
     all: bool,
-    statuses: Vec<String>,
-    limit: usize,
+    query: crate::live::Query,
 }
 
 fn parse_query(raw: Option<&str>) -> Result<ViewersQuery, String> {
-    let mut q = ViewersQuery { all: false, statuses: Vec::new(), limit: DEFAULT_LIMIT };
+    let mut q = crate::live::Query { limit: DEFAULT_LIMIT, ..Default::default() };
+    let mut all = false;
     for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = percent_decode(v);
         match k {
-            "all" => q.all = matches!(v.as_str(), "true" | "1" | ""),
+            "all" => all = matches!(v.as_str(), "true" | "1" | ""),
             "status" => q.statuses.extend(v.split(',').filter(|s| !s.is_empty()).map(str::to_owned)),
+            "content" => q.content = Some(v).filter(|c| !c.is_empty()),
+            "q" => q.search = Some(v).filter(|c| !c.is_empty()),
+            "order" => {
+                q.order = match v.as_str() {
+                    "recent" => crate::live::Order::Recent,
+                    "arrival" => crate::live::Order::Arrival,
+                    other => return Err(format!("order {other:?} is neither recent nor arrival")),
+                }
+            }
             "limit" => {
                 let n: usize = v.parse().map_err(|_| format!("limit {v:?} is not a number"))?;
                 q.limit = n.clamp(1, MAX_LIMIT);
             }
+            "offset" => {
+                let n: usize = v.parse().map_err(|_| format!("offset {v:?} is not a number"))?;
+                q.offset = n.min(MAX_OFFSET);
+            }
             other => return Err(format!("unknown query parameter {other:?}")),
         }
     }
-    Ok(q)
+    if q.search.as_ref().is_some_and(|s| s.len() > 256) {
+        return Err("q is longer than 256 bytes".into());
+    }
+    q.all = all;
+    Ok(ViewersQuery { all, query: q })
 }
 
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -73,27 +93,12 @@ pub async fn viewers(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> R
     };
     // The live view: every viewer of the fleet seen recently, no store read.
     let live = &s.app.live;
-    let listed = if q.all { live.all() } else { live.active() };
+    let page = live.query(&q.query);
     let now = live.now_ms();
     let cutoff = now - live.active_window_ms;
-    let active_count = listed.iter().filter(|v| v.last_seen >= cutoff).count();
-    let mut status_counts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut ad_summary = [0.0f64; 4];
-    for v in &listed {
-        if let Some(st) = &v.status {
-            *status_counts.entry(st.clone()).or_insert(0) += 1;
-        }
-        for (total, n) in ad_summary.iter_mut().zip(v.ads) {
-            *total += n;
-        }
-    }
-    let selected: Vec<&Arc<crate::live::Viewer>> = listed
-        .iter()
-        .filter(|v| q.statuses.is_empty() || v.status.as_ref().is_some_and(|st| q.statuses.iter().any(|w| w == st)))
-        .collect();
-    let total = selected.len();
-    let mut body = String::with_capacity(256 + selected.len().min(q.limit) * 1600);
-    for (i, v) in selected.into_iter().take(q.limit).enumerate() {
+    let tally = if q.all { live.tally_all() } else { crate::live::Tally::of(&live.summary()) };
+    let mut body = String::with_capacity(256 + page.viewers.len() * 1600);
+    for (i, v) in page.viewers.iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
@@ -101,16 +106,18 @@ pub async fn viewers(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> R
     }
     let ad_summary: Map<String, Value> = crate::live::AD_COUNTERS
         .iter()
-        .zip(ad_summary)
+        .zip(tally.ads)
         .map(|(k, v)| ((*k).to_owned(), crate::profile::render::num(v)))
         .collect();
     let head = json!({
         "generated_at": format_millis(now),
         "active_window_s": s.app.config.active.window_s,
-        "active_count": active_count,
-        "status_counts": status_counts,
+        "active_count": tally.active_count,
+        "status_counts": tally.status_counts,
         "ad_summary": ad_summary,
-        "total": total,
+        "arrivals": live.arrivals(),
+        "total": page.total,
+        "offset": q.query.offset,
     });
     // The profiles go out as published, without being parsed and written again.
     let mut out = head.to_string();
@@ -207,12 +214,15 @@ mod tests {
 
     #[test]
     fn query_parameters() {
-        let q = parse_query(Some("all=true&status=WATCHING_AD&status=PAUSED_VIDEO&limit=5000")).unwrap();
+        let q = parse_query(Some("all=true&status=WATCHING_AD&status=PAUSED_VIDEO&limit=5000&offset=20&q=ab%20c&content=Sintel&order=arrival")).unwrap();
         assert!(q.all);
+        let q = q.query;
         assert_eq!(q.statuses, ["WATCHING_AD", "PAUSED_VIDEO"]);
-        assert_eq!(q.limit, MAX_LIMIT);
-        assert_eq!(parse_query(None).unwrap().limit, DEFAULT_LIMIT);
+        assert_eq!((q.limit, q.offset), (MAX_LIMIT, 20));
+        assert_eq!((q.search.as_deref(), q.content.as_deref(), q.order), (Some("ab c"), Some("Sintel"), crate::live::Order::Arrival));
+        assert_eq!(parse_query(None).unwrap().query.limit, DEFAULT_LIMIT);
         assert!(parse_query(Some("limit=x")).is_err());
+        assert!(parse_query(Some("order=random")).is_err());
         assert!(parse_query(Some("colour=red")).is_err());
         assert_eq!(percent_decode("a%20b+c%"), "a b c%");
     }

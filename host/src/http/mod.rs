@@ -6,11 +6,17 @@ mod api;
 mod auth;
 mod body;
 mod conn;
+mod content;
 mod dashboard;
 mod events;
 mod ingest;
+mod query;
 mod serve;
 mod snowbridge_body;
+mod story;
+mod windows;
+
+pub use story::row_json as story_row_json;
 
 use crate::app::App;
 use axum::extract::DefaultBodyLimit;
@@ -66,6 +72,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/viewers", get(api::viewers))
         .route("/api/viewers/{viewer_id}", get(api::viewer))
+        .route("/api/viewers/{viewer_id}/history", get(story::history))
+        .route("/api/viewers/{viewer_id}/sessions", get(story::sessions))
+        .route("/api/content", get(content::content))
+        .route("/api/windows", get(windows::windows))
+        .route("/api/windows/content", get(windows::content))
+        .route("/api/windows/series", get(windows::series))
+        .route("/api/concurrency", get(windows::concurrency))
         .route("/api/events", get(events::stream))
         .route("/api/stats", get(api::stats))
         .route("/healthz", get(api::healthz))

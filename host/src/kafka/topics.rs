@@ -13,6 +13,9 @@ use std::time::Duration;
 /// Largest record of the modules topic: a module (up to the size limit) with its envelope.
 pub const MODULES_MAX_MESSAGE_BYTES: usize = 8 << 20;
 
+/// How long the changelog keeps every copy before compaction may drop the older ones.
+pub const CHANGELOG_MIN_COMPACTION_LAG_MS: i64 = 15 * 60_000;
+
 /// A topic the host needs, and how to make it.
 #[derive(Debug, Clone)]
 pub struct TopicSpec {
@@ -34,6 +37,20 @@ pub fn specs(cfg: &KafkaConfig) -> Vec<TopicSpec> {
                 // record per viewer instead of waiting for a gigabyte of history.
                 ("segment.ms", "600000".into()),
                 ("min.cleanable.dirty.ratio", "0.1".into()),
+                // Every copy stays for 15 minutes: the samples they carry are what a host
+                // taking over the windowed counts of a partition replays (docs/metrics.md).
+                ("min.compaction.lag.ms", CHANGELOG_MIN_COMPACTION_LAG_MS.to_string()),
+            ],
+        },
+        TopicSpec {
+            name: cfg.metrics_topic.clone(),
+            partitions: Some(1),
+            configs: vec![
+                // The latest record per key, and none older than a day and an hour.
+                ("cleanup.policy", "compact,delete".into()),
+                ("retention.ms", (26 * 3_600_000).to_string()),
+                ("segment.ms", "3600000".into()),
+                ("max.message.bytes", (4 << 20).to_string()),
             ],
         },
         TopicSpec {

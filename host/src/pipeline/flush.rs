@@ -110,7 +110,7 @@ impl Pipeline {
                 }
             }
         }
-        retry::forever_publish(self, || self.publisher.publish(&changed)).await?;
+        retry::forever_publish(self, || self.publisher.publish(&changed, &[])).await?;
         Ok(())
     }
 

@@ -30,6 +30,7 @@ use crate::message::{Message, Origin};
 use crate::metrics::Metrics;
 use crate::profile::{Bounds, ProfileState};
 use crate::store::{Store, StoreError};
+use crate::windows::sample::Sample;
 use publish::Publisher;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -282,6 +283,8 @@ impl Pipeline {
             }
         }
         let mut changed: Vec<ProfileState> = Vec::new();
+        // What the windowed metrics count of each changed profile's events, published with it.
+        let mut samples: Vec<Vec<Sample>> = Vec::new();
         let seq = {
             let mut working = self.working.lock().expect("working set");
             let seq = working.next_seq();
@@ -296,6 +299,7 @@ impl Pipeline {
                     }
                     continue;
                 }
+                let viewer_samples: Vec<Sample> = events.iter().map(|(_, a)| Sample::of(a)).collect();
                 let events: Vec<_> = events.into_iter().map(|(i, a)| (a, batch[i].origin.watermark(), batch[i].origin.clone())).collect();
                 let m = working.merge(&viewer, events, seq, urgent, version, &self.bounds, &self.policy);
                 if m.duplicates > 0 {
@@ -306,6 +310,7 @@ impl Pipeline {
                 report.duplicates += m.duplicates;
                 if m.changed {
                     changed.push(working.get(&viewer).expect("just merged").state.clone());
+                    samples.push(viewer_samples);
                 }
             }
             working.evict(self.config.max_cached_profiles);
@@ -313,7 +318,7 @@ impl Pipeline {
             self.metrics.set("liveviewer_unwritten_profiles", &[], working.dirty() as f64);
             seq
         };
-        retry::forever_publish(self, || self.publisher.publish(&changed)).await?;
+        retry::forever_publish(self, || self.publisher.publish(&changed, &samples)).await?;
         self.metrics.inc("liveviewer_profiles_published_total", &[], changed.len() as u64);
         // A batch that changed nothing is durable as soon as it is merged.
         self.announce_durable();

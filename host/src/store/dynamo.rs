@@ -5,7 +5,7 @@
 //! time, with a TTL too. Every read on a running host is a key lookup: the one full read,
 //! [`DynamoStore::export`], belongs to the `profiles` export command.
 
-use super::{CommitOutcome, HistoryRow, Loaded, StoreError, Stored, Summary, Write};
+use super::{CommitOutcome, HistoryCursor, HistoryRow, Loaded, StoreError, Stored, Summary, Write};
 use crate::config::DynamoConfig;
 use crate::profile::ProfileState;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -330,20 +330,24 @@ impl DynamoStore {
         Ok(resp.attributes().is_some_and(|a| !a.is_empty()))
     }
 
-    pub async fn history(&self, viewer: &str) -> Result<Vec<HistoryRow>, StoreError> {
-        let items: Vec<HashMap<String, AttributeValue>> = self
+    /// A viewer's history rows older than `before`, newest first, at most `limit`: one Query
+    /// on the viewer's key, backwards from the cursor.
+    pub async fn history(&self, viewer: &str, before: Option<HistoryCursor>, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
+        let mut query = self
             .client
             .query()
             .table_name(&self.config.history_table)
             .key_condition_expression("viewer_id = :v")
             .expression_attribute_values(":v", AttributeValue::S(viewer.to_owned()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify(&e))?;
+            .scan_index_forward(false)
+            .limit(limit.min(1000) as i32)
+            .consistent_read(true);
+        if let Some(c) = before {
+            query = query
+                .exclusive_start_key("viewer_id", AttributeValue::S(viewer.to_owned()))
+                .exclusive_start_key("at", AttributeValue::S(history_sort_key(c.ts, c.event_hash)));
+        }
+        let items = query.send().await.map_err(|e| classify(&e))?.items.unwrap_or_default();
         items
             .iter()
             .map(|i| match i.get("row") {

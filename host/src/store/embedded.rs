@@ -2,7 +2,7 @@
 //! commit, durable (fsync) before the commit returns. Beside the profiles, an index by last
 //! event time lets its host seed its live view at start-up without reading every profile.
 
-use super::{CommitOutcome, HistoryRow, Loaded, StoreError, Stored, Write};
+use super::{CommitOutcome, HistoryCursor, HistoryRow, Loaded, StoreError, Stored, Write};
 use crate::profile::ProfileState;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::Path;
@@ -19,10 +19,10 @@ const LAST_SEEN: TableDefinition<&str, i64> = TableDefinition::new("last_seen");
 const CACHE_BYTES: usize = 64 << 20;
 
 pub struct EmbeddedStore {
-    db: Database,
+    pub(super) db: Database,
 }
 
-fn transient(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn transient(e: impl std::fmt::Display) -> StoreError {
     StoreError::Transient(e.to_string())
 }
 
@@ -199,11 +199,18 @@ impl EmbeddedStore {
         txn.commit().map_err(transient)
     }
 
-    pub fn history(&self, viewer: &str) -> Result<Vec<HistoryRow>, StoreError> {
+    /// A viewer's history rows older than `before`, newest first, at most `limit`: a range of
+    /// the viewer's keys.
+    pub fn history(&self, viewer: &str, before: Option<HistoryCursor>, limit: usize) -> Result<Vec<HistoryRow>, StoreError> {
         let txn = self.db.begin_read().map_err(transient)?;
         let table = txn.open_table(HISTORY).map_err(transient)?;
         let mut out = Vec::new();
-        for entry in table.range((viewer, i64::MIN, 0)..=(viewer, i64::MAX, u64::MAX)).map_err(transient)? {
+        let rows = match before {
+            Some(c) => table.range((viewer, i64::MIN, 0)..(viewer, c.ts, c.event_hash)),
+            None => table.range((viewer, i64::MIN, 0)..=(viewer, i64::MAX, u64::MAX)),
+        }
+        .map_err(transient)?;
+        for entry in rows.rev().take(limit) {
             let (_, bytes) = entry.map_err(transient)?;
             out.push(serde_json::from_slice(bytes.value()).map_err(|e| StoreError::Unreadable(format!("history row: {e}")))?);
         }
@@ -275,8 +282,31 @@ mod tests {
         let ids = |v: Vec<ProfileState>| v.into_iter().map(|s| s.viewer_id).collect::<Vec<_>>();
         assert_eq!(ids(store.recent(15, 10).unwrap()), ["c", "b"]);
         assert_eq!(ids(store.recent(0, 1).unwrap()), ["c"]);
-        assert_eq!(store.history("a").unwrap().len(), 1, "the same row twice is one row");
-        assert!(store.history("b").unwrap().is_empty());
+        assert_eq!(store.history("a", None, 10).unwrap().len(), 1, "the same row twice is one row");
+        assert!(store.history("b", None, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn history_pages_go_newest_first_from_a_cursor() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let row = |v: &str, ts: i64, hash: u64| HistoryRow {
+            viewer_id: v.into(),
+            ts,
+            event_hash: hash,
+            status: format!("S{ts}"),
+            event: "e".into(),
+            media_label: None,
+            media_session_id: None,
+            ad_id: None,
+            module_version: "m".into(),
+        };
+        let rows: Vec<HistoryRow> = (1..=5).map(|t| row("a", t, 7)).chain([row("a", 3, 9), row("b", 4, 1), row("aa", 9, 1)]).collect();
+        store.commit(&[], &rows).unwrap();
+        let keys = |r: Vec<HistoryRow>| r.into_iter().map(|r| (r.ts, r.event_hash)).collect::<Vec<_>>();
+        assert_eq!(keys(store.history("a", None, 3).unwrap()), [(5, 7), (4, 7), (3, 9)]);
+        let after = Some(HistoryCursor { ts: 3, event_hash: 9 });
+        assert_eq!(keys(store.history("a", after, 10).unwrap()), [(3, 7), (2, 7), (1, 7)]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 mod dynamo;
 mod embedded;
+mod embedded_windows;
 
 pub use dynamo::DynamoStore;
 pub use embedded::EmbeddedStore;
@@ -94,6 +95,36 @@ pub struct HistoryRow {
     pub media_session_id: Option<String>,
     pub ad_id: Option<String>,
     pub module_version: String,
+}
+
+/// Most history rows one page holds.
+pub const MAX_HISTORY_PAGE: usize = 200;
+
+/// Where a page of a viewer's history continues: the rows older than this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryCursor {
+    pub ts: i64,
+    pub event_hash: u64,
+}
+
+impl HistoryCursor {
+    /// `<ts>.<event hash in hex>`: opaque to callers, stable across stores.
+    pub fn encode(&self) -> String {
+        format!("{}.{:016x}", self.ts, self.event_hash)
+    }
+
+    pub fn decode(text: &str) -> Option<HistoryCursor> {
+        let (ts, hash) = text.split_once('.')?;
+        Some(HistoryCursor { ts: ts.parse().ok()?, event_hash: u64::from_str_radix(hash, 16).ok()? })
+    }
+}
+
+/// A page of a viewer's history, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub rows: Vec<HistoryRow>,
+    /// Where the next (older) page starts; none when this is the last.
+    pub next: Option<HistoryCursor>,
 }
 
 /// How the caller must react to a store failure.
@@ -206,15 +237,24 @@ impl Store {
         }
     }
 
-    pub async fn history(&self, viewer: &str) -> Result<Vec<HistoryRow>, StoreError> {
-        match self {
+    /// A page of a viewer's status history, newest first, from `before` on: a key query,
+    /// at most `limit` rows (and one more read, to know whether there are more).
+    pub async fn history(&self, viewer: &str, before: Option<HistoryCursor>, limit: usize) -> Result<HistoryPage, StoreError> {
+        let limit = limit.clamp(1, MAX_HISTORY_PAGE);
+        let mut rows = match self {
             Store::Embedded(s) => {
                 let s = s.clone();
                 let viewer = viewer.to_owned();
-                blocking(move || s.history(&viewer)).await
+                blocking(move || s.history(&viewer, before, limit + 1)).await?
             }
-            Store::Dynamo(s) => s.history(viewer).await,
-        }
+            Store::Dynamo(s) => s.history(viewer, before, limit + 1).await?,
+        };
+        let next = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            let last = rows.last().expect("a full page");
+            HistoryCursor { ts: last.ts, event_hash: last.event_hash }
+        });
+        Ok(HistoryPage { rows, next })
     }
 
     /// Whether the store answers now (readiness).

@@ -8,12 +8,19 @@
 //! send) and the few fields lists are sorted, filtered and counted by. A copy with a lower
 //! revision than the one held is older and is ignored, whatever order copies arrive in.
 
-use crate::profile::{render, Clock, ProfileState, ProfileV1, RenderContext};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+pub mod content;
+pub mod query;
+mod viewer;
+
+pub use content::{ContentRow, Summary, Tally};
+pub use query::{Order, Page, Query};
+pub use viewer::{ProfileRecord, StatusGroup, Viewer, AD_COUNTERS};
+
+use crate::profile::{Clock, ProfileState, RenderContext};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 use tokio::sync::broadcast;
 
 pub use crate::clock::wall_ms;
@@ -28,75 +35,16 @@ pub struct Point {
 /// Points kept: one every 10 s for an hour.
 pub const SERIES_POINTS: usize = 360;
 
-/// A profile as the changelog carries it: the v1 JSON with its revision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProfileRecord {
-    pub revision: u64,
-    #[serde(flatten)]
-    pub profile: ProfileV1,
+/// A profile change as the push channel sends it: whose, and the profile JSON.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub viewer: Arc<str>,
+    pub json: Arc<str>,
 }
 
 impl ProfileRecord {
     pub fn of(state: &ProfileState, ctx: &RenderContext) -> ProfileRecord {
-        ProfileRecord { revision: state.revision, profile: render(state, ctx) }
-    }
-}
-
-/// A viewer in the view.
-#[derive(Debug)]
-pub struct Viewer {
-    pub viewer_id: String,
-    pub revision: u64,
-    /// Event time of the last event (epoch ms).
-    pub last_seen: i64,
-    pub status: Option<String>,
-    /// The media being watched: its id where the tracker has one, else its label.
-    pub media_key: Option<String>,
-    pub media_label: Option<String>,
-    /// The current media session's ad counters: ads, ads_completed, ads_skipped, ads_clicked.
-    pub ads: [f64; 4],
-    /// The profile JSON as published.
-    pub json: Arc<str>,
-}
-
-pub const AD_COUNTERS: [&str; 4] = ["ads", "ads_completed", "ads_skipped", "ads_clicked"];
-
-impl Viewer {
-    fn from_record(record: &ProfileRecord, json: Arc<str>) -> Option<Viewer> {
-        let p = &record.profile;
-        let last_seen = p.last_seen.as_deref().and_then(liveviewer_wire::time::parse_millis)?;
-        let str_of = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let media_label = str_of(&p.media, "label");
-        let media_key = str_of(&p.media, "id").or_else(|| str_of(&p.media, "media_id")).or_else(|| media_label.clone());
-        let mut ads = [0.0; 4];
-        for (slot, name) in ads.iter_mut().zip(AD_COUNTERS) {
-            *slot = p.session.get(name).and_then(Value::as_f64).unwrap_or(0.0);
-        }
-        Some(Viewer {
-            viewer_id: p.viewer_id.clone(),
-            revision: record.revision,
-            last_seen,
-            status: p.status.clone(),
-            media_key,
-            media_label,
-            ads,
-            json,
-        })
-    }
-
-    /// The profile JSON with `active` as of now.
-    pub fn json_as_of(&self, active: bool) -> Arc<str> {
-        let published_active = self.json.contains("\"active\":true");
-        if published_active == active {
-            return self.json.clone();
-        }
-        match serde_json::from_str::<Value>(&self.json) {
-            Ok(mut v) => {
-                v["active"] = Value::Bool(active);
-                Arc::from(v.to_string())
-            }
-            Err(_) => self.json.clone(),
-        }
+        ProfileRecord { revision: state.revision, profile: crate::profile::render(state, ctx) }
     }
 }
 
@@ -107,8 +55,11 @@ pub struct Live {
     stream_now: AtomicI64,
     viewers: RwLock<HashMap<String, Arc<Viewer>>>,
     max_tracked: usize,
-    changes: broadcast::Sender<Arc<str>>,
+    changes: broadcast::Sender<Change>,
     series: Mutex<VecDeque<Point>>,
+    /// Viewers that entered the view (new, or back after leaving the active window).
+    arrivals: AtomicU64,
+    summary: Mutex<Option<(Instant, Arc<Summary>)>>,
     started_ms: i64,
     /// Whether the view holds what was published before this host started (the changelog read
     /// up to its end at start-up; in embedded mode, the store's recent profiles).
@@ -126,6 +77,8 @@ impl Live {
             max_tracked,
             changes,
             series: Mutex::new(VecDeque::with_capacity(SERIES_POINTS)),
+            arrivals: AtomicU64::new(0),
+            summary: Mutex::new(None),
             started_ms: wall_ms(),
             complete: AtomicBool::new(false),
         })
@@ -165,18 +118,26 @@ impl Live {
         let last_seen = viewer.last_seen;
         {
             let mut viewers = self.viewers.write().expect("live view");
-            if let Some(held) = viewers.get(&viewer.viewer_id) {
-                if held.revision > viewer.revision || (held.revision == viewer.revision && held.last_seen >= viewer.last_seen) {
-                    return false;
+            let arrived = match viewers.get(&viewer.viewer_id) {
+                Some(held) => {
+                    if held.revision > viewer.revision || (held.revision == viewer.revision && held.last_seen >= viewer.last_seen) {
+                        return false;
+                    }
+                    // Back after a silence longer than the window: it had left.
+                    viewer.last_seen - held.last_seen > self.active_window_ms
                 }
+                None => true,
+            };
+            if arrived {
+                self.arrivals.fetch_add(1, Ordering::Relaxed);
             }
-            let json = viewer.json.clone();
+            let change = Change { viewer: Arc::from(viewer.viewer_id.as_str()), json: viewer.json.clone() };
             viewers.insert(viewer.viewer_id.clone(), Arc::new(viewer));
             if viewers.len() > self.max_tracked {
                 evict_oldest(&mut viewers, self.max_tracked);
             }
             if self.changes.receiver_count() > 0 {
-                let _ = self.changes.send(json);
+                let _ = self.changes.send(change);
             }
         }
         self.stream_now.fetch_max(last_seen, Ordering::Relaxed);
@@ -198,8 +159,14 @@ impl Live {
         self.viewers.write().expect("live view").remove(viewer);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
+    }
+
+    /// How many viewers have entered the view so far: a page showing the newest arrivals
+    /// refetches when it changes.
+    pub fn arrivals(&self) -> u64 {
+        self.arrivals.load(Ordering::Relaxed)
     }
 
     pub fn get(&self, viewer: &str) -> Option<Arc<Viewer>> {
@@ -259,6 +226,7 @@ fn evict_oldest(viewers: &mut HashMap<String, Arc<Viewer>>, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn state(v: &str, last: i64, revision: u64) -> ProfileState {
         let mut s = ProfileState::new(v);
@@ -304,10 +272,23 @@ mod tests {
         let live = Live::new(10, Clock::Wall, 100);
         let mut rx = live.subscribe();
         live.apply_states(&[state("a", 1, 3)]);
-        let json = rx.recv().await.unwrap();
+        let change = rx.recv().await.unwrap();
+        assert_eq!(&*change.viewer, "a");
+        let json = change.json;
         let back: ProfileRecord = serde_json::from_str(&json).unwrap();
         assert_eq!((back.revision, back.profile.viewer_id.as_str()), (3, "a"));
         assert!(json.contains("\"viewer_id\":\"a\""));
+    }
+
+    #[test]
+    fn arrivals_count_new_viewers_and_returning_ones() {
+        let live = Live::new(10, Clock::Stream, 100);
+        live.apply_states(&[state("a", 1_000, 1), state("b", 2_000, 1)]);
+        assert_eq!(live.arrivals(), 2);
+        live.apply_states(&[state("a", 3_000, 2)]);
+        assert_eq!(live.arrivals(), 2, "a was still active");
+        live.apply_states(&[state("b", 30_000, 2)]);
+        assert_eq!(live.arrivals(), 3, "b came back after the window");
     }
 
     #[test]
