@@ -1,18 +1,17 @@
-// Entry point: wires the connection to the viewer store and redraws the page from the store,
-// once a second (so viewers expire without any event) and whenever data arrives.
+// Entry point: wires the push channel, the viewer list, the content table, the windowed
+// figures, the charts and the viewer story. Everything the page holds is bounded: a page of
+// viewers, a page of content, fixed-length series; nothing grows with the number of viewers.
 
-import { CardGrid } from './cards.js';
-import { ActiveChart } from './chart.js';
-import { Connection } from './connection.js';
-import { count, GROUPS, rate, share } from './format.js';
-import { ServerClock, ViewerStore } from './model.js';
+import { ConcurrencyChart, RatioChart } from './charts.js';
+import { Connection, getJson } from './connection.js';
+import { ContentTable } from './content.js';
+import { count, GROUPS, rate, str } from './format.js';
+import { Headline, ServerClock } from './model.js';
+import { Story } from './story.js';
+import { ViewerList } from './viewers.js';
+import { WindowsPanel } from './windows.js';
 
 const $ = (id) => document.getElementById(id);
-
-const clock = new ServerClock();
-const store = new ViewerStore(clock);
-const chart = new ActiveChart($('chart'), $('chart-hint'));
-const grid = new CardGrid($('grid'), $('more'), $('empty'));
 
 const CONN_TEXT = {
   connecting: ['Connecting…', 'Waiting for the host'],
@@ -20,37 +19,66 @@ const CONN_TEXT = {
   polling: ['Polling', 'Live channel unavailable: refreshing every 2 s while reconnecting'],
   offline: ['Offline', 'The host does not answer; retrying'],
 };
+const CONTENT_MS = 5000;
+const WINDOWS_MS = 5000;
+const SERIES_MS = 30_000;
+const FILTER_OPTIONS = 100;
 
-let renderQueued = false;
-// Until the host first answers, "0 viewers" would be a claim the page cannot make.
-let heardFromHost = false;
+const clock = new ServerClock();
+const headline = new Headline();
+let pageIds = [];
+let storyId = null;
+let concurrencyMinutes = 60;
 
-function scheduleRender() {
-  if (renderQueued) return;
-  renderQueued = true;
-  // A batch of SSE updates lands as many messages in a row; draw once for all of them.
-  requestAnimationFrame(() => {
-    if (renderQueued) render();
-  });
+function follow() {
+  connection.follow(storyId ? [...pageIds, storyId] : pageIds);
 }
 
-function render() {
-  renderQueued = false;
-  const now = clock.now();
-  store.prune(now);
-  const active = store.active(now);
-  const summary = store.summary(active);
+const story = new Story({
+  panel: $('story'),
+  id: $('story-id'),
+  error: $('story-error'),
+  now: $('story-now'),
+  sessions: $('story-sessions'),
+  history: $('story-history'),
+  older: $('story-older'),
+  close: $('story-close'),
+}, clock, (id) => {
+  storyId = id;
+  follow();
+});
 
-  setText($('active-count'), heardFromHost ? count(summary.count) : '–');
-  setText($('empty'), heardFromHost ? 'No active viewers right now.' : 'Waiting for the host…');
-  setText($('active-note'), `seen in the last ${Math.round(store.windowMs / 1000)} s${summary.partial ? ' · host figures' : ''}`);
-  renderSplit(summary);
-  renderAds(summary);
-  grid.render(active, now, summary.count);
-  return summary;
-}
+const list = new ViewerList(
+  { grid: $('grid'), empty: $('empty'), range: $('viewer-range'), pager: $('viewer-pager') },
+  {
+    clock,
+    headline,
+    onPage(body) {
+      headline.apply(body);
+      renderHeadline();
+    },
+    onFollow(ids) {
+      pageIds = ids;
+      follow();
+    },
+    onOpen: (id) => story.open(id),
+  },
+);
 
-function renderSplit(summary) {
+const content = new ContentTable(
+  { rows: $('content-rows'), empty: $('content-empty'), all: $('content-all'), search: $('content-search'), pager: $('content-pager') },
+  (key, label) => {
+    setContentFilter(key, label);
+    $('viewers-title').scrollIntoView({ block: 'start', behavior: 'smooth' });
+  },
+);
+const windowsPanel = new WindowsPanel($('figures'), $('funnel'), $('windows-hint'));
+const concurrency = new ConcurrencyChart($('chart'), $('chart-legend'));
+const rebuffer = new RatioChart($('rebuffer-chart'));
+
+function renderHeadline() {
+  setText($('active-count'), headline.activeCount === null ? '–' : count(headline.activeCount));
+  setText($('active-note'), `seen in the last ${Math.round(headline.windowMs / 1000)} s`);
   const bar = $('split-bar');
   if (bar.childElementCount === 0) {
     for (const g of GROUPS) {
@@ -60,26 +88,26 @@ function renderSplit(summary) {
     }
   }
   for (const item of $('status-split').children) {
-    const n = summary.groups[item.dataset.group] ?? 0;
+    const n = headline.groups[item.dataset.group] ?? 0;
     setText(item.querySelector('.split-value'), count(n));
     item.classList.toggle('zero', n === 0);
   }
   for (const seg of bar.children) {
-    const n = summary.groups[seg.dataset.group] ?? 0;
+    const n = headline.groups[seg.dataset.group] ?? 0;
     seg.style.flexGrow = String(n);
     seg.hidden = n === 0;
   }
 }
 
-function renderAds(summary) {
-  const { ads } = summary;
-  for (const item of $('ad-stats').children) {
-    const key = item.dataset.key;
-    setText(item.querySelector('.ad-value'), count(ads[key] ?? 0));
-    // Completed, skipped and clicked as a share of the ads started.
-    setText(item.querySelector('.ad-pct'), key === 'ads' ? '' : share(ads[key] ?? 0, ads.ads) ?? '');
-  }
-  setText($('ad-now'), `${count(summary.inAd)} viewer${summary.inAd === 1 ? '' : 's'} in an ad now`);
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  // A burst of changes lands as many messages in a row; draw once for all of them.
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    list.render();
+  });
 }
 
 function setText(node, text) {
@@ -99,38 +127,93 @@ function setMode(mode) {
 
 const connection = new Connection({
   onHello(data) {
-    heardFromHost = true;
     clock.sync(data.generated_at);
-    store.setWindow(data.active_window_s);
+    headline.setWindow(data.active_window_s);
     scheduleRender();
   },
   onProfile(profile) {
-    if (store.upsert(profile)) scheduleRender();
+    if (list.upsert(profile)) scheduleRender();
+    if (profile.viewer_id === storyId) story.update(profile);
   },
   onStats(data) {
     clock.sync(data.generated_at);
-    store.applyStats(data);
+    if (headline.apply(data)) renderHeadline();
+    list.onStats(data);
     setText($('rate'), `${rate(data.events_per_s)} ev/s`);
   },
-  onSnapshot(body) {
-    heardFromHost = true;
-    clock.sync(body.generated_at);
-    store.applySnapshot(body);
-    scheduleRender();
-  },
-  onStatsSnapshot(body) {
-    clock.sync(body.generated_at);
-    chart.seed(body.active_viewers);
-    setText($('rate'), `${rate(body.events_per_s)} ev/s`);
-  },
   onMode: setMode,
-  isTruncated: () => store.server.truncated,
+  // While the stream is down the page is fetched again every 2 s: its answer carries the counts.
+  poll: () => list.load(),
+  onResumed: () => list.load().catch(() => {}),
 });
 
-setInterval(() => {
-  const summary = render();
-  chart.record(clock.now(), summary.count);
-}, 1000);
+// Filters: a piece of the viewer id, a status, a content.
+let searchTimer = 0;
+$('viewer-search').addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => list.setFilter({ q: $('viewer-search').value.trim() }).catch(() => {}), 250);
+});
+$('status-filter').addEventListener('change', () => list.setFilter({ status: $('status-filter').value }).catch(() => {}));
+$('content-filter').addEventListener('change', () => list.setFilter({ content: $('content-filter').value }).catch(() => {}));
 
+function setContentFilter(key, label) {
+  const select = $('content-filter');
+  if (![...select.options].some((o) => o.value === key)) select.append(new Option(label, key));
+  select.value = key;
+  list.setFilter({ content: key }).catch(() => {});
+}
+
+async function refreshContentOptions() {
+  const body = await getJson(`api/content?limit=${FILTER_OPTIONS}`);
+  const select = $('content-filter');
+  const chosen = select.value;
+  const opts = [new Option('Any content', '')];
+  for (const c of Array.isArray(body.content) ? body.content : []) {
+    opts.push(new Option(`${str(c.label) || str(c.key)} (${count(c.viewers)})`, str(c.key)));
+  }
+  if (chosen && !opts.some((o) => o.value === chosen)) opts.push(new Option(chosen, chosen));
+  select.replaceChildren(...opts);
+  select.value = chosen;
+}
+
+$('lookup').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const id = $('lookup-id').value.trim();
+  if (id) story.open(id);
+});
+
+for (const b of $('range').querySelectorAll('button[data-minutes]')) {
+  b.addEventListener('click', () => {
+    concurrencyMinutes = Number(b.dataset.minutes);
+    for (const o of $('range').querySelectorAll('button')) o.setAttribute('aria-pressed', String(o === b));
+    refreshConcurrency().catch(() => {});
+  });
+}
+
+async function refreshConcurrency() {
+  concurrency.update(await getJson(`api/concurrency?minutes=${concurrencyMinutes}`), concurrencyMinutes * 60_000);
+}
+
+async function refreshWindows() {
+  windowsPanel.render(await getJson('api/windows'));
+}
+
+async function refreshSeries() {
+  rebuffer.update(await getJson('api/windows/series?minutes=60'));
+}
+
+function every(ms, f) {
+  const run = () => f().catch(() => {});
+  run();
+  return setInterval(run, ms);
+}
+
+every(CONTENT_MS, () => content.refresh());
+every(SERIES_MS, refreshContentOptions);
+every(WINDOWS_MS, refreshWindows);
+every(SERIES_MS, refreshSeries);
+every(SERIES_MS, refreshConcurrency);
+list.load().catch(() => {});
+setInterval(() => list.render(), 1000);
 connection.start();
-render();
+renderHeadline();

@@ -3,10 +3,10 @@
 //
 // Cards keep their place (arrival order, new ones at the end) and their size (every row is
 // always there, one line high), so a busy dashboard does not jump under the reader's eyes.
+// A card opens its viewer's story (a click anywhere on it, or its id as a button).
 
 import { ago, clockTime, count, elapsed, eventName, num, parseTime, statusInfo, str } from './format.js';
 
-export const MAX_CARDS = 200;
 const LEAVE_MS = 600;
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -19,16 +19,21 @@ const ICONS = {
 };
 
 export class CardGrid {
-  constructor(grid, more, empty) {
+  constructor(grid, more, empty, onOpen) {
     this.grid = grid;
     this.more = more;
     this.empty = empty;
+    this.onOpen = onOpen;
     this.cards = new Map();
+    grid.addEventListener('click', (e) => {
+      const card = e.target.closest?.('.card');
+      if (card && !card.classList.contains('leaving') && this.onOpen) this.onOpen(card.dataset.viewerId);
+    });
   }
 
-  /** entries: active viewers in arrival order; total: how many are active in all. */
-  render(entries, now, total) {
-    const shown = entries.slice(0, MAX_CARDS);
+  /** entries: the viewers to show, in order. */
+  render(entries, now) {
+    const shown = entries;
     const keep = new Set(shown.map((e) => e.id));
     for (const [id, card] of this.cards) {
       if (!keep.has(id)) {
@@ -48,10 +53,6 @@ export class CardGrid {
       card.version = entry.version;
       tick(card, now);
     }
-    const hidden = Math.max(0, total - shown.length);
-    this.more.hidden = hidden === 0;
-    this.more.textContent = hidden ? `and ${count(hidden)} more active viewer${hidden === 1 ? '' : 's'} not shown` : '';
-    this.empty.hidden = total > 0;
   }
 }
 
@@ -90,8 +91,9 @@ function build(id) {
   f.seen = el('span', 'seen');
   head.append(f.status, f.seen);
 
-  f.viewer = el('div', 'viewer-id', id);
-  f.viewer.title = id;
+  f.viewer = el('button', 'viewer-id', id);
+  f.viewer.type = 'button';
+  f.viewer.title = `Open the story of ${id}`;
 
   const media = el('div', 'media');
   const titleRow = el('div', 'media-title');

@@ -1,13 +1,24 @@
 // Pure helpers: status mapping and the text the page shows for times and numbers.
 
-export const GROUPS = ['watching', 'paused', 'ad', 'completed', 'other'];
+export const GROUPS = ['watching', 'paused', 'buffering', 'ad', 'completed', 'other'];
 
 export const GROUP_LABELS = {
   watching: 'Watching',
   paused: 'Paused',
+  buffering: 'Buffering',
   ad: 'In ad',
   completed: 'Completed',
   other: 'Other',
+};
+
+/** The host's status groups (GET /api/concurrency) under the page's names. */
+export const HOST_GROUPS = {
+  watching: 'watching',
+  paused: 'paused',
+  buffering: 'buffering',
+  in_ad: 'ad',
+  completed: 'completed',
+  other: 'other',
 };
 
 const STATUSES = {
@@ -16,7 +27,7 @@ const STATUSES = {
   WATCHING_AD: { group: 'ad', label: 'In ad' },
   PAUSED_AD: { group: 'ad', label: 'Ad paused' },
   COMPLETED_VIDEO: { group: 'completed', label: 'Completed' },
-  BUFFERING: { group: 'other', label: 'Buffering' },
+  BUFFERING: { group: 'buffering', label: 'Buffering' },
   READY: { group: 'other', label: 'Ready' },
 };
 
@@ -80,6 +91,29 @@ export function rate(n) {
 /** Part of a whole as "67%", or null when the whole is zero. */
 export function share(part, whole) {
   return whole > 0 ? `${Math.round((100 * part) / whole)}%` : null;
+}
+
+/** A ratio (0..1) as a percentage with one decimal below 10%, or a dash when unknown. */
+export function percent(ratio) {
+  if (!Number.isFinite(ratio)) return '–';
+  const p = ratio * 100;
+  return `${p < 10 ? oneDecimal.format(p) : integer.format(p)}%`;
+}
+
+/** A duration in seconds, short: 45s, 3m 12s, 1h 04m. */
+export function duration(seconds) {
+  return Number.isFinite(seconds) ? elapsed(seconds * 1000) : '–';
+}
+
+/** A time as the reader's clock shows it: 21:30:04, with the date when it is not today. */
+export function timeOfDay(v) {
+  const t = parseTime(v);
+  if (!Number.isFinite(t)) return '–';
+  const d = new Date(t);
+  const hms = [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  const today = new Date();
+  if (d.toDateString() === today.toDateString()) return hms;
+  return `${d.toLocaleDateString('en', { month: 'short', day: 'numeric' })} ${hms}`;
 }
 
 /** Event names as people say them: "ad_quartile_event" -> "ad quartile". */

@@ -111,10 +111,11 @@ const VENDOR = 'com_snowplowanalytics_snowplow_media';
 
 /** One simulated viewer: its player state, media session counters and current ad. */
 class Viewer {
-  constructor(id, { label = 'Big Buck Bunny', duration = 596.5 } = {}) {
+  constructor(id, { label = 'Big Buck Bunny', duration = 596.5, livestream = false } = {}) {
     this.id = id;
     this.label = label;
     this.duration = duration;
+    this.livestream = livestream;
     this.sessionId = randomUUID();
     this.currentTime = 12.5;
     this.paused = false;
@@ -151,7 +152,8 @@ class Viewer {
         paused: this.paused,
         ended: this.ended,
         label: this.label,
-        duration: this.duration,
+        duration: this.livestream ? null : this.duration,
+        livestream: this.livestream,
         mediaType: 'video',
         playerType: 'html5',
         playbackRate: 1,
@@ -309,10 +311,33 @@ async function splitCounts(page) {
   ));
 }
 
-async function adPanel(page) {
-  return page.evaluate(() => Object.fromEntries(
-    [...document.querySelectorAll('#ad-stats .ad-stat')].map((d) => [d.dataset.key, Number(d.querySelector('.ad-value').textContent)]),
-  ));
+/** The ad funnel of one window ('5m' or '1h'): the count of each step. */
+async function funnel(page, window) {
+  return page.evaluate((w) => Object.fromEntries(
+    [...document.querySelectorAll(`#funnel .funnel-col[data-window="${w}"] .funnel-step`)]
+      .map((s) => [s.dataset.key, Number(s.querySelector('.funnel-value').textContent.split('·')[0].replace(/,/g, '').trim())]),
+  ), window);
+}
+
+/** A figure of the windows table ('plays_started', ...) for one window, as shown. */
+async function figure(page, key, window) {
+  return page.evaluate(([k, w]) => document.querySelector(`#figures tr[data-key="${k}"] td[data-window="${w}"]`)?.textContent ?? null, [key, window]);
+}
+
+async function contentRows(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#content-rows tr')].map((tr) => ({
+    key: tr.dataset.key,
+    type: tr.cells[1].textContent,
+    viewers: Number(tr.cells[2].textContent),
+    watching: Number(tr.cells[3].textContent),
+    paused: Number(tr.cells[4].textContent),
+    buffering: Number(tr.cells[5].textContent),
+    inAd: Number(tr.cells[6].textContent),
+  })));
+}
+
+async function cardIds(page) {
+  return page.evaluate(() => [...document.querySelectorAll('#grid .card:not(.leaving)')].map((c) => c.dataset.viewerId).sort());
 }
 
 async function screenshots(page, prefix) {
@@ -385,7 +410,9 @@ describe('dashboard with injected events', () => {
     assert.equal(card.label, 'Big Buck Bunny');
     assert.match(card.position, /^0:\d\d \/ 9:56$/);
     assert.match(card.seen, /ago|just now/);
-    assert.deepEqual(await splitCounts(dash.page), { watching: 3, paused: 0, ad: 0, completed: 0, other: 0 });
+    await eventually('status split 3 watching', async () => {
+      assert.deepEqual(await splitCounts(dash.page), { watching: 3, paused: 0, buffering: 0, ad: 0, completed: 0, other: 0 });
+    });
   });
 
   it('shows a pause live, through SSE, without reloading', async () => {
@@ -406,7 +433,7 @@ describe('dashboard with injected events', () => {
     assert.equal(await connectionMode(dash.page), 'Live');
   });
 
-  it('shows an ad with its quartile and counts it in the ad panel', async () => {
+  it('shows an ad with its quartile and counts it in the ad funnel', async () => {
     await ingest(host, [B.adStart()]);
     await ingest(host, [B.adQuartile(50)]);
     const card = await eventually('card B shows the ad at 2/4', async () => {
@@ -419,11 +446,12 @@ describe('dashboard with injected events', () => {
     assert.match(card.adDetail, /mid-roll \(linear\)/);
     assert.match(card.adDetail, /skippable/);
     assert.match(card.session, /^Ads 1 · skipped 0 · clicked 0$/);
-    await eventually('ad panel counts one ad started', async () => {
-      assert.deepEqual(await adPanel(dash.page), { ads: 1, ads_completed: 0, ads_skipped: 0, ads_clicked: 0 });
-    });
+    await eventually('the ad funnel counts one impression in both windows', async () => {
+      assert.deepEqual(await funnel(dash.page, '5m'), { ad_impressions: 1, ad_completions: 0, ad_skips: 0, ad_clicks: 0 });
+      assert.deepEqual(await funnel(dash.page, '1h'), { ad_impressions: 1, ad_completions: 0, ad_skips: 0, ad_clicks: 0 });
+    }, { timeout: 15_000 });
     await eventually('status split 1 watching, 1 paused, 1 in ad', async () => {
-      assert.deepEqual(await splitCounts(dash.page), { watching: 1, paused: 1, ad: 1, completed: 0, other: 0 });
+      assert.deepEqual(await splitCounts(dash.page), { watching: 1, paused: 1, buffering: 0, ad: 1, completed: 0, other: 0 });
     });
   });
 
@@ -479,7 +507,7 @@ describe('dashboard with injected events', () => {
     const polled = [];
     const fallback = await openDashboard(host, {
       before: async (page) => {
-        await page.route('**/api/events', (route) => route.abort());
+        await page.route(/\/api\/events(\?|$)/, (route) => route.abort());
         page.on('request', (req) => { if (new URL(req.url()).pathname.endsWith('/api/viewers')) polled.push(Date.now()); });
       },
     });
@@ -508,6 +536,150 @@ describe('dashboard with injected events', () => {
     await eventually('"no active viewers" note shown', async () => assert.ok(await dash.page.isVisible('#empty')));
     assert.equal(await dash.page.locator('#grid .card:not(.leaving)').count(), 0);
     assert.equal(await connectionMode(dash.page), 'Live');
+  });
+
+  it('logged no console errors, page errors or dialogs', () => {
+    assertNoProblems(dash.problems);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// What is on, the windows, the list's filters and a viewer's story
+
+describe('content, windows, filters and a viewer story', () => {
+  let host;
+  let dash;
+  let alive;
+  const tag = randomUUID().slice(0, 6);
+  const sintel = [1, 2, 3].map((i) => new Viewer(`sintel-${i}-${tag}`, { label: 'Sintel', duration: 888 }));
+  const bunny = [1, 2].map((i) => new Viewer(`bunny-${i}-${tag}`));
+  const news = new Viewer(`news-${tag}`, { label: 'Live: News', livestream: true });
+  const story = new Viewer(`story-${tag}`, { label: 'Tears of Steel', duration: 734 });
+  const everyone = [...sintel, ...bunny, news, story];
+  const kept = new Set();
+
+  before(async () => {
+    host = await startHost('content', ['--viewers', '0', '--active-window-s', '60']);
+    dash = await openDashboard(host);
+    await ingest(host, [...sintel, ...bunny, news].map((v) => v.play()));
+    await ingest(host, [sintel[2].adStart({ name: 'Spring sale' }), bunny[1].pause()]);
+    // Thirty status changes for one viewer: more than a page of its history.
+    for (let i = 0; i < 30; i += 1) await ingest(host, [i % 2 === 0 ? story.play() : story.pause()]);
+    for (const v of everyone) kept.add(v);
+    alive = keepAlive(host, kept);
+  });
+
+  after(async () => {
+    alive?.stop();
+    await dash?.context.close();
+    await stopHost(host);
+  });
+
+  it('lists what is being watched now, most viewers first', async () => {
+    const rows = await eventually('four contents in the table', async () => {
+      const r = await contentRows(dash.page);
+      assert.equal(r.length, 4, JSON.stringify(r));
+      return r;
+    });
+    assert.deepEqual(rows[0], { key: 'Sintel', type: 'On demand', viewers: 3, watching: 2, paused: 0, buffering: 0, inAd: 1 });
+    assert.deepEqual(rows[1], { key: 'Big Buck Bunny', type: 'On demand', viewers: 2, watching: 1, paused: 1, buffering: 0, inAd: 0 });
+    const live = rows.find((r) => r.key === 'Live: News');
+    assert.equal(live.type, 'LIVE');
+    assert.equal((await dash.page.textContent('#content-all')).trim(), 'All content (4)');
+  });
+
+  it('shows every content a click away, searchable', async () => {
+    await dash.page.click('#content-all');
+    assert.ok(await dash.page.isVisible('#content-search'), 'the content search is shown');
+    await dash.page.fill('#content-search', 'bunny');
+    await eventually('only Big Buck Bunny matches', async () => {
+      assert.deepEqual((await contentRows(dash.page)).map((r) => r.key), ['Big Buck Bunny']);
+    });
+    await dash.page.click('#content-all');
+    await eventually('back to the top content', async () => assert.equal((await contentRows(dash.page)).length, 4));
+  });
+
+  it('filters the viewers by content, by status and by a piece of their id', async () => {
+    await eventually('every viewer has a card', async () => assert.equal((await cardIds(dash.page)).length, everyone.length));
+    // A content row filters the list.
+    await dash.page.click('#content-rows tr[data-key="Sintel"]');
+    await eventually('only the Sintel viewers', async () => {
+      assert.deepEqual(await cardIds(dash.page), sintel.map((v) => v.id).sort());
+    });
+    assert.match(await dash.page.textContent('#viewer-range'), /^1–3 of 3 matching$/);
+    await dash.page.selectOption('#status-filter', 'WATCHING_AD,PAUSED_AD');
+    await eventually('only the Sintel viewer in an ad', async () => assert.deepEqual(await cardIds(dash.page), [sintel[2].id]));
+    await dash.page.selectOption('#status-filter', '');
+    await dash.page.selectOption('#content-filter', '');
+    await dash.page.fill('#viewer-search', `BUNNY-2-${tag}`.toUpperCase());
+    await eventually('the search finds one viewer, in any case', async () => assert.deepEqual(await cardIds(dash.page), [bunny[1].id]));
+    await dash.page.fill('#viewer-search', 'nobody-at-all');
+    await eventually('no viewer matches', async () => {
+      assert.deepEqual(await cardIds(dash.page), []);
+      assert.ok(await dash.page.isVisible('#empty'));
+    });
+    await dash.page.fill('#viewer-search', '');
+    await eventually('every viewer again', async () => assert.equal((await cardIds(dash.page)).length, everyone.length));
+  });
+
+  it("tells a viewer's story: the profile, its session, its history newest first, a page at a time", async () => {
+    await dash.page.fill('#lookup-id', story.id);
+    await dash.page.press('#lookup-id', 'Enter');
+    await eventually('the story shows the viewer', async () => {
+      assert.ok(await dash.page.isVisible('#story'));
+      assert.equal((await dash.page.textContent('#story-id')).trim(), story.id);
+      assert.equal(await dash.page.textContent('#story-now dd[data-fact="Watching"]'), 'Tears of Steel');
+    });
+    const read = () => dash.page.evaluate(() => ({
+      rows: [...document.querySelectorAll('#story-history tbody tr')].map((tr) => ({ at: Date.parse(tr.dataset.at), status: tr.dataset.status })),
+      older: !document.getElementById('story-older').hidden,
+      sessions: [...document.querySelectorAll('#story-sessions tbody tr')].map((tr) => tr.cells[0].textContent),
+    }));
+    const first = await eventually('a first page of 25 rows', async () => {
+      const r = await read();
+      assert.equal(r.rows.length, 25);
+      return r;
+    });
+    assert.ok(first.older, 'an Older button for the rest');
+    assert.deepEqual(first.sessions, ['Tears of Steel']);
+    // The last event was a pause (the 30th change).
+    assert.equal(first.rows[0].status, 'PAUSED_VIDEO');
+    await dash.page.click('#story-older');
+    const all = await eventually('the rest of the history', async () => {
+      const r = await read();
+      assert.equal(r.rows.length, 30);
+      return r;
+    });
+    assert.equal(all.older, false, 'no Older button after the last page');
+    for (let i = 1; i < all.rows.length; i += 1) {
+      assert.ok(all.rows[i - 1].at > all.rows[i].at, `row ${i} is not older than row ${i - 1}`);
+      assert.notEqual(all.rows[i - 1].status, all.rows[i].status, 'each row is a change of status');
+    }
+    // The story follows the viewer live.
+    await ingest(host, [story.play()]);
+    await eventually('the story shows the new status', async () => {
+      assert.match(await dash.page.textContent('#story-now dd[data-fact="Status"]'), /^Watching/);
+    }, { timeout: 5000 });
+    await screenshots(dash.page, 'story');
+    await dash.page.click('#story-close');
+    assert.equal(await dash.page.isVisible('#story'), false);
+    // A card opens its viewer's story too.
+    await dash.page.click(`#grid .card[data-viewer-id="${bunny[0].id}"]`);
+    await eventually('the card opened its story', async () => assert.equal((await dash.page.textContent('#story-id')).trim(), bunny[0].id));
+    await dash.page.keyboard.press('Escape');
+  });
+
+  it('counts the windows: plays started, the ad funnel, and shows the charts', async () => {
+    await eventually('seven plays started in both windows', async () => {
+      assert.equal(await figure(dash.page, 'plays_started', '5m'), '7');
+      assert.equal(await figure(dash.page, 'plays_started', '1h'), '7');
+    }, { timeout: 15_000 });
+    assert.deepEqual(await funnel(dash.page, '5m'), { ad_impressions: 1, ad_completions: 0, ad_skips: 0, ad_clicks: 0 });
+    assert.match(await dash.page.getAttribute('#chart', 'aria-label'), /Concurrent viewers by status/);
+    await dash.page.click('#range button[data-minutes="1440"]');
+    assert.equal(await dash.page.getAttribute('#range button[data-minutes="1440"]', 'aria-pressed'), 'true');
+    await screenshots(dash.page, 'content');
+    alive.check();
   });
 
   it('logged no console errors, page errors or dialogs', () => {

@@ -28,8 +28,11 @@ try {
   const page = await browser.newPage();
   page.on('console', (m) => console_.push(`${m.type()}: ${m.text()}`));
   await page.goto(url, { waitUntil: 'load' });
-  // The push channel is open (the connection indicator says live).
+  // The push channel is open (the connection indicator says live), and the list looks for the
+  // viewer (a fleet's page may have many pages of viewers).
   await page.waitForSelector('#conn[data-mode="live"]', { timeout: 15000 });
+  await page.fill('#viewer-search', viewer);
+  await page.waitForFunction(() => document.getElementById('viewer-range')?.textContent === 'No viewer matches', null, { timeout: 15000 });
   console.log('ready');
   const start = Date.now();
   await page.waitForSelector(`[data-viewer-id="${viewer.replace(/"/g, '\\"')}"]`, { timeout });

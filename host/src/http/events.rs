@@ -1,6 +1,7 @@
 //! The push channel: Server-Sent Events. `hello` on connect, `profile` for each change as it is
-//! applied (every viewer's, or only those a client names), `stats` every two seconds with the
-//! headline counts. A client too slow to keep up is disconnected rather than silently skipped:
+//! applied (every viewer's, or only those a client names: their current profiles come first,
+//! so a client that reconnects to follow others misses nothing), `stats` every two seconds with
+//! the headline counts. A client too slow to keep up is disconnected rather than silently skipped:
 //! it reconnects and refetches, so it never shows a stale profile as current. At most
 //! `http.max_push_clients` at once: one more is answered 503 with `Retry-After`.
 
@@ -107,7 +108,17 @@ fn events(s: Arc<Shared>, slot: Slot, follow: Follow) -> Sse<impl Stream<Item = 
         let data = json!({"generated_at": format_millis(now), "active_window_s": s.app.config.active.window_s});
         Event::default().event("hello").data(data.to_string())
     };
-    let changes = BroadcastStream::new(s.app.live.subscribe())
+    // Subscribed before the current profiles are read, so that no change falls in between.
+    let subscription = s.app.live.subscribe();
+    let current: Vec<Event> = match &follow {
+        Follow::Everyone => Vec::new(),
+        Follow::Only(ids) => ids
+            .iter()
+            .filter_map(|id| s.app.live.get(id))
+            .map(|v| Event::default().event("profile").data(v.json_as_of(s.app.live.is_active(&v)).as_ref()))
+            .collect(),
+    };
+    let changes = BroadcastStream::new(subscription)
         .take_while(|r| futures::future::ready(!matches!(r, Err(BroadcastStreamRecvError::Lagged(_)))))
         .filter_map(move |r| {
             let wanted = match (&r, &follow) {
@@ -129,7 +140,7 @@ fn events(s: Arc<Shared>, slot: Slot, follow: Follow) -> Sse<impl Stream<Item = 
     let merged = stream::select(changes.map(Some).chain(stream::once(async { None })), stats.map(Some))
         .take_while(|e| futures::future::ready(e.is_some()))
         .filter_map(futures::future::ready);
-    let events = stream::once(async { hello }).chain(merged).map(move |e| {
+    let events = stream::once(async { hello }).chain(stream::iter(current)).chain(merged).map(move |e| {
         let _held = &slot;
         Ok(e)
     });
