@@ -147,10 +147,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     };
-    // Sources without offsets to commit leave their merged profiles to be written now.
+    // Sources without offsets to commit leave their merged profiles to be written now, and
+    // their window counts.
     if kind != SourceKind::Kafka {
         if let Err(e) = tokio::time::timeout(DRAIN, app.pipeline.flush_all()).await.unwrap_or(Err(crate::pipeline::PipelineError::ShuttingDown)) {
             tracing::warn!(error = %e, "profiles not written at shutdown");
+        }
+        if let Some(w) = &app.windows.local {
+            let mut sampled = app.windows.figures.last_concurrency();
+            if let Err(e) = w.round(&app.live, &mut sampled).await {
+                tracing::warn!(error = %e, "window counts not written at shutdown");
+            }
         }
     }
     sampler.abort();

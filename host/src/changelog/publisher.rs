@@ -13,6 +13,7 @@ use std::time::Duration;
 pub struct ChangelogPublisher {
     producer: Producer,
     topic: String,
+    batches: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,11 +33,16 @@ impl ChangelogPublisher {
             "liveviewer-changelog",
             &[("partitioner", "murmur2_random"), ("compression.type", "zstd"), ("linger.ms", "5")],
         )?;
-        Ok(ChangelogPublisher { producer, topic: cfg.changelog_topic.clone() })
+        Ok(ChangelogPublisher { producer, topic: cfg.changelog_topic.clone(), batches: sample::batch_numbers() })
     }
 
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// A number for the next batch of records: their samples arrived together.
+    pub fn next_batch(&self) -> u64 {
+        self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends every record and waits for the broker's acknowledgements.
@@ -62,12 +68,12 @@ pub struct Encoded {
     pub samples: Option<Vec<u8>>,
 }
 
-/// The record of a profile, with the samples of the events just merged into it (none: a copy
-/// published again, whose events were published before).
-pub fn encode(record: &ProfileRecord, samples: Option<&[Sample]>) -> Encoded {
+/// The record of a profile, with the samples of the events just merged into it in `batch`
+/// (none: a copy published again, whose events were published before).
+pub fn encode(record: &ProfileRecord, samples: Option<&[Sample]>, batch: u64) -> Encoded {
     Encoded {
         key: record.profile.viewer_id.clone(),
         value: serde_json::to_vec(record).expect("profiles serialize"),
-        samples: samples.filter(|s| !s.is_empty()).map(sample::encode),
+        samples: samples.filter(|s| !s.is_empty()).map(|s| sample::encode(batch, s)),
     }
 }

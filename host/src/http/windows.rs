@@ -7,6 +7,7 @@ use super::api::error;
 use super::query::{number, pairs};
 use super::Shared;
 use crate::live::StatusGroup;
+use crate::profile::Clock;
 use crate::windows::counts::{minute_of, Counts, Figures as WindowFigures};
 use crate::windows::{window_minutes, WINDOWS};
 use axum::extract::{RawQuery, State};
@@ -19,6 +20,16 @@ use std::sync::Arc;
 
 /// Most minutes a series answer holds: a day.
 pub const MAX_MINUTES: usize = 1440;
+
+/// The end of the windows: now, or with the stream clock (recorded traffic) the newest event
+/// time, which the figures know even before the live view has seen an event after a restart.
+fn now(s: &Shared) -> i64 {
+    let live = s.app.live.now_ms();
+    match s.app.config.active.clock {
+        Clock::Wall => live,
+        Clock::Stream => s.app.windows.figures.newest_event().map_or(live, |n| n.max(live)),
+    }
+}
 
 fn figures_json(c: &Counts) -> Value {
     serde_json::to_value(WindowFigures::from(c)).expect("figures serialize")
@@ -50,7 +61,7 @@ pub async fn windows(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> R
         Ok(ps) => ps.into_iter().map(|(_, v)| v).next().filter(|v| !v.is_empty()),
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let now = s.app.live.now_ms();
+    let now = now(&s);
     let figures = &s.app.windows.figures;
     let mut windows = Map::new();
     for (name, span) in WINDOWS {
@@ -104,7 +115,7 @@ pub async fn content(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> R
     if let Err(e) = parsed {
         return error(StatusCode::BAD_REQUEST, e);
     }
-    let now = s.app.live.now_ms();
+    let now = now(&s);
     let (from, to) = window_minutes(now, span.1);
     let mut rows: Vec<(String, Counts)> = s.app.windows.figures.contents(from, to).into_iter().collect();
     let key = |c: &Counts| match sort {
@@ -150,7 +161,7 @@ pub async fn series(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) -> Re
         Ok(m) => m,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let now = s.app.live.now_ms();
+    let now = now(&s);
     let to = minute_of(now);
     let from = to - (minutes as i64 - 1) * 60_000;
     let got = s.app.windows.figures.series(from, to);
@@ -171,7 +182,7 @@ pub async fn concurrency(State(s): State<Arc<Shared>>, RawQuery(raw): RawQuery) 
         Ok(m) => m,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let now = s.app.live.now_ms();
+    let now = now(&s);
     let to = minute_of(now);
     let from = to - (minutes as i64 - 1) * 60_000;
     let points: Vec<Value> = s

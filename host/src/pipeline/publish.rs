@@ -26,18 +26,17 @@ impl Publisher {
             Publisher::InProcess { live, windows } => {
                 live.apply_states(states);
                 if let Some(w) = windows {
-                    for (state, s) in states.iter().zip(samples) {
-                        w.take(&state.viewer_id, s.clone());
-                    }
+                    w.take_batch(states.iter().map(|s| s.viewer_id.as_str()).zip(samples));
                 }
                 Ok(())
             }
             Publisher::Changelog { changelog, live } => {
                 let ctx = live.render_context();
+                let batch = changelog.next_batch();
                 let records: Vec<_> = states
                     .iter()
                     .enumerate()
-                    .map(|(i, s)| encode(&ProfileRecord::of(s, &ctx), samples.get(i).map(Vec::as_slice)))
+                    .map(|(i, s)| encode(&ProfileRecord::of(s, &ctx), samples.get(i).map(Vec::as_slice), batch))
                     .collect();
                 changelog.publish(&records).await
             }

@@ -8,13 +8,14 @@ use redb::{ReadableTable, TableDefinition};
 
 /// key (`m/0/<minute>`, `c/0`, `n/<minute>`) -> record JSON.
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("window_records");
-/// position -> record time (8 bytes, little endian) + the logged samples.
+/// position -> the newest event time of its samples (8 bytes, little endian) + the samples.
 const LOG: TableDefinition<i64, &[u8]> = TableDefinition::new("window_log");
 
 /// Records older than this are dropped at every write: a day and an hour of minutes.
 const KEEP_MS: i64 = 25 * 3_600_000;
 
-type Loaded = (Vec<(String, Vec<u8>)>, Vec<(i64, Vec<u8>)>);
+/// The records by key, and the log: (position, newest event time, samples).
+type Loaded = (Vec<(String, Vec<u8>)>, Vec<(i64, i64, Vec<u8>)>);
 
 impl EmbeddedStore {
     /// Every window record, and the log in position order.
@@ -36,8 +37,9 @@ impl EmbeddedStore {
             Ok(t) => {
                 for e in t.iter().map_err(transient)? {
                     let (k, v) = e.map_err(transient)?;
-                    if let Some(body) = v.value().get(8..) {
-                        log.push((k.value(), body.to_vec()));
+                    let bytes = v.value();
+                    if let (Some(ts), Some(body)) = (bytes.first_chunk::<8>(), bytes.get(8..)) {
+                        log.push((k.value(), i64::from_le_bytes(*ts), body.to_vec()));
                     }
                 }
             }
@@ -47,10 +49,10 @@ impl EmbeddedStore {
         Ok((records, log))
     }
 
-    /// Writes records and log entries in one transaction, and drops the log entries recorded
-    /// before `keep_log_from` and the minutes a day and an hour older than the newest.
-    pub fn windows_write(&self, records: &[(String, Vec<u8>)], log: &[(i64, Vec<u8>)], keep_log_from: i64) -> Result<(), StoreError> {
-        let stamp = crate::live::wall_ms();
+    /// Writes records and log entries in one transaction, and drops the log entries whose
+    /// samples are all older than `keep_log_from` and the minutes a day and an hour older than
+    /// the newest.
+    pub fn windows_write(&self, records: &[(String, Vec<u8>)], log: &[(i64, i64, Vec<u8>)], keep_log_from: i64) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(transient)?;
         {
             let mut t = txn.open_table(RECORDS).map_err(transient)?;
@@ -75,13 +77,14 @@ impl EmbeddedStore {
             }
             let mut l = txn.open_table(LOG).map_err(transient)?;
             let mut entry = Vec::new();
-            for (seq, body) in log {
+            for (seq, newest, body) in log {
                 entry.clear();
-                entry.extend_from_slice(&stamp.to_le_bytes());
+                entry.extend_from_slice(&newest.to_le_bytes());
                 entry.extend_from_slice(body);
                 l.insert(*seq, entry.as_slice()).map_err(transient)?;
             }
-            // The log is in position order, which is the order of its record times.
+            // The log is in position order, which is about the order of event time: the cut
+            // stops at the first entry still needed (a late entry behind it goes later).
             let mut drop = Vec::new();
             for e in l.iter().map_err(transient)? {
                 let (k, v) = e.map_err(transient)?;
@@ -119,16 +122,16 @@ mod tests {
         {
             let store = EmbeddedStore::open(dir.path()).unwrap();
             assert_eq!(store.windows_load().unwrap(), (vec![], vec![]));
-            store.windows_write(&[("c/0".into(), b"{}".to_vec())], &[(0, b"a".to_vec()), (1, b"b".to_vec())], i64::MIN).unwrap();
-            store.windows_write(&[("m/0/60000".into(), b"{}".to_vec())], &[(2, b"c".to_vec())], i64::MIN).unwrap();
+            store.windows_write(&[("c/0".into(), b"{}".to_vec())], &[(0, 10, b"a".to_vec()), (1, 20, b"b".to_vec())], i64::MIN).unwrap();
+            store.windows_write(&[("m/0/60000".into(), b"{}".to_vec())], &[(2, 30, b"c".to_vec())], i64::MIN).unwrap();
         }
         let store = EmbeddedStore::open(dir.path()).unwrap();
         let (records, log) = store.windows_load().unwrap();
         assert_eq!(records.len(), 2);
-        assert_eq!(log.iter().map(|(s, b)| (*s, b.clone())).collect::<Vec<_>>(), [(0, b"a".to_vec()), (1, b"b".to_vec()), (2, b"c".to_vec())]);
-        // Entries written before the cut go.
-        store.windows_write(&[], &[], i64::MAX).unwrap();
-        assert!(store.windows_load().unwrap().1.is_empty());
+        assert_eq!(log, [(0, 10, b"a".to_vec()), (1, 20, b"b".to_vec()), (2, 30, b"c".to_vec())]);
+        // Entries whose samples are older than the cut go.
+        store.windows_write(&[], &[], 25).unwrap();
+        assert_eq!(store.windows_load().unwrap().1, [(2, 30, b"c".to_vec())]);
         assert_eq!(minute_of_key("m/3/120000"), Some(120_000));
         assert_eq!(minute_of_key("n/60000"), Some(60_000));
         assert_eq!(minute_of_key("c/0"), None);

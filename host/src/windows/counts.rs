@@ -94,7 +94,7 @@ pub fn millis(seconds: f64) -> i64 {
 
 /// The start of the minute `ts` falls in.
 pub fn minute_of(ts: i64) -> i64 {
-    ts.div_euclid(60_000) * 60_000
+    ts.div_euclid(60_000).saturating_mul(60_000)
 }
 
 #[cfg(test)]
@@ -116,6 +116,7 @@ mod tests {
     fn minutes_and_millis() {
         assert_eq!(minute_of(119_999), 60_000);
         assert_eq!(minute_of(-1), -60_000);
+        assert_eq!(minute_of(i64::MIN), i64::MIN);
         assert_eq!((millis(1.2345), millis(-3.0), millis(f64::NAN)), (1235, 0, 0));
     }
 }

@@ -151,6 +151,11 @@ impl Figures {
         self.inner.read().expect("figures").concurrency.last_key_value().map(|(m, _)| *m)
     }
 
+    /// The newest event time any partition's counts have seen (none before the first).
+    pub fn newest_event(&self) -> Option<i64> {
+        self.inner.read().expect("figures").checkpoints.values().map(|c| c.watermark).filter(|w| *w != i64::MIN).max()
+    }
+
     pub fn checkpoints(&self) -> Vec<Checkpoint> {
         self.inner.read().expect("figures").checkpoints.values().cloned().collect()
     }

@@ -12,6 +12,7 @@ use super::sample::Sample;
 use crate::live::{wall_ms, Live};
 use crate::store::{EmbeddedStore, StoreError};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,10 +20,12 @@ use std::time::Duration;
 /// oldest go unlogged; their counts stand, a restart only rebuilds fewer sessions.
 const MAX_PENDING: usize = 1_000_000;
 
-/// One logged take: the samples of one viewer's events merged together.
+/// One logged take: the samples of one viewer's events merged together, in batch `batch`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogEntry {
     pub record_ts: i64,
+    #[serde(default)]
+    pub batch: Option<u64>,
     pub viewer: String,
     pub samples: Vec<Sample>,
 }
@@ -30,7 +33,9 @@ pub struct LogEntry {
 pub struct Local {
     settings: Settings,
     partition: Mutex<Partition>,
-    pending: Mutex<Vec<(i64, LogEntry)>>,
+    batches: AtomicU64,
+    /// (position, newest event time of its samples, entry).
+    pending: Mutex<Vec<(i64, i64, LogEntry)>>,
     figures: Arc<Figures>,
     store: Option<Arc<EmbeddedStore>>,
 }
@@ -53,39 +58,44 @@ impl Local {
                 let from = Partition::replay_from_ms(&settings, &ck);
                 partition = Partition::resume(0, settings, resume);
                 let mut replayed = 0;
-                for (seq, bytes) in log {
-                    let Ok(entry) = serde_json::from_slice::<LogEntry>(&bytes) else { continue };
-                    if seq < ck.through && entry.record_ts >= from {
-                        partition.take(&entry.viewer, &entry.samples, seq, entry.record_ts);
-                        replayed += 1;
+                for (seq, newest, bytes) in log {
+                    if seq >= ck.through || from.is_none_or(|f| newest < f) {
+                        continue;
                     }
+                    let Ok(entry) = serde_json::from_slice::<LogEntry>(&bytes) else { continue };
+                    partition.take(&entry.viewer, &entry.samples, seq, entry.record_ts, entry.batch);
+                    replayed += 1;
                 }
                 partition.seek(ck.through);
                 tracing::info!(replayed, through = ck.through, "window counts resumed");
             }
         }
         figures.set_complete();
-        Ok(Arc::new(Local { settings, partition: Mutex::new(partition), pending: Mutex::new(Vec::new()), figures, store }))
+        let batches = super::sample::batch_numbers();
+        Ok(Arc::new(Local { settings, partition: Mutex::new(partition), batches, pending: Mutex::new(Vec::new()), figures, store }))
     }
 
-    /// Takes the samples of one viewer's events as they are merged.
-    pub fn take(&self, viewer: &str, samples: Vec<Sample>) {
-        if samples.is_empty() {
-            return;
-        }
+    /// Takes the samples of one batch's events as they are merged, viewer by viewer.
+    pub fn take_batch<'a>(&self, takes: impl Iterator<Item = (&'a str, &'a Vec<Sample>)>) {
+        let batch = Some(self.batches.fetch_add(1, Ordering::Relaxed));
         let record_ts = wall_ms();
-        let seq = {
+        let mut logged = Vec::new();
+        {
             let mut p = self.partition.lock().expect("window partition");
-            let seq = p.next_position();
-            p.take(viewer, &samples, seq, record_ts);
-            seq
-        };
-        if self.store.is_some() {
-            let mut pending = self.pending.lock().expect("window log");
-            if pending.len() >= MAX_PENDING {
-                pending.remove(0);
+            for (viewer, samples) in takes.filter(|(_, s)| !s.is_empty()) {
+                let seq = p.next_position();
+                p.take(viewer, samples, seq, record_ts, batch);
+                if self.store.is_some() {
+                    let newest = samples.iter().map(|s| s.ts).max().unwrap_or(i64::MIN);
+                    logged.push((seq, newest, LogEntry { record_ts, batch, viewer: viewer.to_owned(), samples: samples.clone() }));
+                }
             }
-            pending.push((seq, LogEntry { record_ts, viewer: viewer.to_owned(), samples }));
+        }
+        if !logged.is_empty() {
+            let mut pending = self.pending.lock().expect("window log");
+            let over = (pending.len() + logged.len()).saturating_sub(MAX_PENDING).min(pending.len());
+            pending.drain(..over);
+            pending.extend(logged);
         }
     }
 
@@ -101,11 +111,11 @@ impl Local {
         }
         if let Some(store) = &self.store {
             let encoded: Vec<(String, Vec<u8>)> = records.iter().map(|r| (r.key(), r.encode())).collect();
-            let log: Vec<(i64, Vec<u8>)> =
-                pending.iter().map(|(seq, e)| (*seq, serde_json::to_vec(e).expect("log entries serialize"))).collect();
-            // The log keeps what a restart replays: from before the checkpoint's watermark by
-            // the lateness and the clock skew, with a minute to spare.
-            let keep_from = Partition::replay_from_ms(&self.settings, &round.checkpoint).saturating_sub(60_000);
+            let log: Vec<(i64, i64, Vec<u8>)> =
+                pending.iter().map(|(seq, newest, e)| (*seq, *newest, serde_json::to_vec(e).expect("log entries serialize"))).collect();
+            // The log keeps what a restart replays: the samples from before the checkpoint's
+            // watermark by the lateness and the clock skew, with a minute to spare.
+            let keep_from = Partition::replay_from_ms(&self.settings, &round.checkpoint).map_or(i64::MIN, |f| f.saturating_sub(60_000));
             let s = store.clone();
             tokio::task::spawn_blocking(move || s.windows_write(&encoded, &log, keep_from))
                 .await

@@ -224,21 +224,27 @@ impl Owner {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             let resume = figures.resume(p);
+            let through = resume.checkpoint.as_ref().map(|c| c.through);
+            // From a little before the checkpoint's watermark; a partition never counted begins
+            // with what is published from now on (less the allowance).
             let from_ms = match &resume.checkpoint {
                 Some(ck) => Partition::replay_from_ms(&settings, ck),
-                None => wall_ms() - settings.allowed_lateness_ms - settings.clock_skew_ms,
+                None => Some(wall_ms() - settings.allowed_lateness_ms - settings.clock_skew_ms),
             };
-            let through = resume.checkpoint.as_ref().map(|c| c.through);
             let topic = cfg.changelog_topic.clone();
             let start = tokio::task::spawn_blocking(move || -> anyhow::Result<i64> {
+                let (_, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?;
+                let Some(from_ms) = from_ms else {
+                    // Nothing counted had an event: nothing to rebuild before the checkpoint.
+                    return Ok(through.unwrap_or(high));
+                };
                 let mut t = TopicPartitionList::new();
-                t.add_partition_offset(&topic, p, Offset::Offset(from_ms))?;
+                t.add_partition_offset(&topic, p, Offset::Offset(from_ms.max(0)))?;
                 let found = consumer.offsets_for_times(t, Duration::from_secs(10))?;
                 let at = found.find_partition(&topic, p).and_then(|e| match e.offset() {
                     Offset::Offset(o) if o >= 0 => Some(o),
                     _ => None,
                 });
-                let (_, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10))?;
                 // No record that recent: from the checkpoint, or from the end.
                 let start = at.unwrap_or(high);
                 Ok(through.map_or(start, |t| start.min(t)))
@@ -313,9 +319,9 @@ fn take(partition: &mut Partition, m: &rdkafka::message::BorrowedMessage<'_>, me
         return;
     };
     match sample::decode(bytes) {
-        Ok(samples) => {
+        Ok((batch, samples)) => {
             let ts = m.timestamp().to_millis().unwrap_or_else(wall_ms);
-            partition.take(viewer, &samples, m.offset(), ts);
+            partition.take(viewer, &samples, m.offset(), ts, batch);
             metrics.inc("liveviewer_window_samples_total", &[], samples.len() as u64);
         }
         Err(e) => {

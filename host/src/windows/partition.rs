@@ -4,8 +4,11 @@
 //! - **Lateness**: the partition's watermark is the newest event time seen (capped at the
 //!   record's own timestamp plus [`Settings::clock_skew_ms`], so one event stamped in the
 //!   future cannot close every window); a sample older than the watermark by more than the
-//!   allowed lateness is dropped and counted as late. Within it, a sample is credited to its
-//!   own minute, and an out-of-order one corrects its neighbours ([`super::session`]).
+//!   allowed lateness is dropped and counted as late. The events of one batch arrived
+//!   together and are judged against the watermark from before their batch, so how the
+//!   pipeline grouped them (per viewer) does not make any of them late. Within the
+//!   allowance, a sample is credited to its own minute, and an out-of-order one corrects its
+//!   neighbours ([`super::session`]).
 //! - **Repeats**: a sample whose event id the session already holds changes nothing, so the
 //!   changelog's at-least-once delivery and a replay after a crash count each event once.
 //! - **Taking over**: a host that takes the partition starts from the last checkpoint's
@@ -60,6 +63,10 @@ pub struct Partition {
     pub id: i32,
     settings: Settings,
     watermark: i64,
+    /// The batch being taken, and the newest event time in it so far: the watermark moves
+    /// there when the next batch begins.
+    batch: Option<u64>,
+    batch_newest: i64,
     sessions: HashMap<Arc<str>, Session>,
     contents: HashSet<Arc<str>>,
     buckets: BTreeMap<i64, Bucket>,
@@ -83,6 +90,8 @@ impl Partition {
             id,
             settings,
             watermark: i64::MIN,
+            batch: None,
+            batch_newest: i64::MIN,
             sessions: HashMap::new(),
             contents: HashSet::new(),
             buckets: BTreeMap::new(),
@@ -105,7 +114,7 @@ impl Partition {
         p.replay_until = ck.through;
         p.late = ck.late_samples;
         p.resumed_watermark = ck.watermark;
-        let open_from = minute_of(ck.watermark.saturating_sub(settings.allowed_lateness_ms)) - 60_000;
+        let open_from = minute_of(ck.watermark.saturating_sub(settings.allowed_lateness_ms)).saturating_sub(60_000);
         for m in resume.minutes.into_iter().filter(|m| m.minute >= open_from) {
             let mut b = Bucket { overall: m.overall, content: HashMap::new() };
             for (k, c) in m.content {
@@ -117,9 +126,10 @@ impl Partition {
         p
     }
 
-    /// Event time from which records must be replayed to resume after `checkpoint`.
-    pub fn replay_from_ms(settings: &Settings, checkpoint: &Checkpoint) -> i64 {
-        checkpoint.watermark.saturating_sub(settings.allowed_lateness_ms + settings.clock_skew_ms)
+    /// Event time from which records must be replayed to resume after `checkpoint`; none when
+    /// it had seen no event (then there is nothing to rebuild).
+    pub fn replay_from_ms(settings: &Settings, checkpoint: &Checkpoint) -> Option<i64> {
+        (checkpoint.watermark != i64::MIN).then(|| checkpoint.watermark.saturating_sub(settings.allowed_lateness_ms + settings.clock_skew_ms))
     }
 
     /// Whether records at this position are counted (not only replayed).
@@ -140,8 +150,13 @@ impl Partition {
     }
 
     /// Takes one changelog record's samples: `viewer` its key, `position` its offset,
-    /// `record_ts` its timestamp (epoch ms).
-    pub fn take(&mut self, viewer: &str, samples: &[Sample], position: i64, record_ts: i64) {
+    /// `record_ts` its timestamp (epoch ms), `batch` the pipeline batch they were merged in
+    /// (none: a batch of their own).
+    pub fn take(&mut self, viewer: &str, samples: &[Sample], position: i64, record_ts: i64, batch: Option<u64>) {
+        if batch.is_none() || batch != self.batch {
+            self.watermark = self.watermark.max(self.batch_newest);
+            self.batch = batch;
+        }
         self.position = position;
         self.next = self.next.max(position + 1);
         let cap = record_ts.saturating_add(self.settings.clock_skew_ms);
@@ -154,7 +169,10 @@ impl Partition {
                 continue;
             }
             self.take_one(viewer, s);
-            self.watermark = self.watermark.max(s.ts.min(cap));
+            self.batch_newest = self.batch_newest.max(s.ts.min(cap));
+        }
+        if batch.is_none() {
+            self.watermark = self.watermark.max(self.batch_newest);
         }
     }
 
@@ -260,7 +278,7 @@ impl Partition {
             })
             .collect();
         if self.watermark != i64::MIN {
-            let open_from = minute_of(self.watermark.saturating_sub(self.settings.allowed_lateness_ms)) - 60_000;
+            let open_from = minute_of(self.watermark.saturating_sub(self.settings.allowed_lateness_ms)).saturating_sub(60_000);
             self.buckets.retain(|m, _| *m >= open_from);
             self.through.retain(|m, _| *m >= open_from);
         }
@@ -328,11 +346,11 @@ mod tests {
     #[test]
     fn late_samples_past_the_allowance_are_dropped_and_counted() {
         let mut p = Partition::new(0, Settings::default());
-        p.take("v", &[sample("a", "s", 600_000, 0.0, "play_event", "L")], 0, 600_000);
+        p.take("v", &[sample("a", "s", 600_000, 0.0, "play_event", "L")], 0, 600_000, None);
         // 130 s behind the watermark: past the 120 s allowance.
-        p.take("w", &[sample("b", "t", 470_000, 0.0, "play_event", "L")], 1, 600_000);
+        p.take("w", &[sample("b", "t", 470_000, 0.0, "play_event", "L")], 1, 600_000, None);
         // 100 s behind: within it, credited to its own minute.
-        p.take("x", &[sample("c", "u", 500_000, 0.0, "ad_start_event", "L")], 2, 600_000);
+        p.take("x", &[sample("c", "u", 500_000, 0.0, "ad_start_event", "L")], 2, 600_000, None);
         let r = p.round(0);
         let m = totals(&[r.clone()]);
         assert_eq!(p.late(), 1);
@@ -344,9 +362,9 @@ mod tests {
     #[test]
     fn a_future_stamp_moves_the_watermark_no_further_than_its_record_allows() {
         let mut p = Partition::new(0, Settings::default());
-        p.take("v", &[sample("a", "s", 10_000_000, 0.0, "play_event", "L")], 0, 1_000_000);
+        p.take("v", &[sample("a", "s", 10_000_000, 0.0, "play_event", "L")], 0, 1_000_000, None);
         assert_eq!(p.watermark(), 1_060_000);
-        p.take("w", &[sample("b", "t", 1_000_000, 0.0, "play_event", "L")], 1, 1_000_000);
+        p.take("w", &[sample("b", "t", 1_000_000, 0.0, "play_event", "L")], 1, 1_000_000, None);
         assert_eq!(p.late(), 0);
     }
 
@@ -364,7 +382,7 @@ mod tests {
         let mut whole = Partition::new(0, s);
         let mut rounds = Vec::new();
         for (i, (v, e)) in events.iter().enumerate() {
-            whole.take(v, std::slice::from_ref(e), i as i64, e.ts);
+            whole.take(v, std::slice::from_ref(e), i as i64, e.ts, None);
             if i % 5 == 4 {
                 rounds.push(whole.round(0));
             }
@@ -376,7 +394,7 @@ mod tests {
         let mut first = Partition::new(0, s);
         let mut written = Vec::new();
         for (i, (v, e)) in events.iter().enumerate().take(23) {
-            first.take(v, std::slice::from_ref(e), i as i64, e.ts);
+            first.take(v, std::slice::from_ref(e), i as i64, e.ts, None);
             if i % 5 == 4 {
                 written.push(first.round(0));
             }
@@ -384,7 +402,7 @@ mod tests {
         let checkpoint = written.last().unwrap().checkpoint.clone();
         assert_eq!(checkpoint.through, 20);
         let minutes: Vec<MinuteRecord> = totals(&written).into_values().collect();
-        let from_ms = Partition::replay_from_ms(&s, &checkpoint);
+        let from_ms = Partition::replay_from_ms(&s, &checkpoint).unwrap();
         let mut second = Partition::resume(0, s, Resume { checkpoint: Some(checkpoint), minutes });
         let mut after = written.clone();
         for (i, (v, e)) in events.iter().enumerate() {
@@ -392,7 +410,7 @@ mod tests {
             if e.ts < from_ms {
                 continue;
             }
-            second.take(v, std::slice::from_ref(e), i as i64, e.ts);
+            second.take(v, std::slice::from_ref(e), i as i64, e.ts, None);
             if i % 5 == 4 && second.counting(i as i64) {
                 after.push(second.round(0));
             }
@@ -404,10 +422,24 @@ mod tests {
     }
 
     #[test]
+    fn the_events_of_one_batch_are_not_late_to_each_other() {
+        let mut p = Partition::new(0, Settings::default());
+        let at = 1_000_000;
+        p.take("v", &[sample("a", "s", 100_000, 0.0, "play_event", "L")], 0, at, Some(1));
+        // The same batch: a viewer whose events are 200 s later, then one whose are not.
+        p.take("w", &[sample("b", "t", 300_000, 0.0, "play_event", "L")], 1, at, Some(1));
+        p.take("x", &[sample("c", "u", 110_000, 0.0, "play_event", "L")], 2, at, Some(1));
+        assert_eq!(p.late(), 0);
+        // The next batch is judged against all of it.
+        p.take("y", &[sample("d", "y", 110_000, 0.0, "play_event", "L")], 3, at, Some(2));
+        assert_eq!(p.late(), 1);
+    }
+
+    #[test]
     fn contents_past_the_bound_are_counted_together() {
         let mut p = Partition::new(0, Settings { max_contents: 2, ..Settings::default() });
         for (i, c) in ["A", "B", "C", "D"].iter().enumerate() {
-            p.take("v", &[sample(&format!("e{i}"), &format!("s{i}"), 60_000, 0.0, "play_event", c)], i as i64, 60_000);
+            p.take("v", &[sample(&format!("e{i}"), &format!("s{i}"), 60_000, 0.0, "play_event", c)], i as i64, 60_000, None);
         }
         let r = p.round(0);
         let keys: Vec<&str> = r.minutes[0].content.keys().map(String::as_str).collect();

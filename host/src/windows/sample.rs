@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The changelog record header that carries the samples of the events merged into that copy
-/// of the profile: a JSON array of [`Sample`].
+/// of the profile: `{"batch": "<hex>", "samples": [Sample, ...]}`, `batch` naming the pipeline
+/// batch they were merged in (its events arrived together).
 pub const HEADER: &str = "liveviewer-samples-v1";
 
 /// Most samples one header carries (a copy merges at most one batch of one viewer's events).
@@ -111,15 +112,35 @@ impl Sample {
     }
 }
 
-/// The header value for a copy's samples.
-pub fn encode(samples: &[Sample]) -> Vec<u8> {
-    serde_json::to_vec(&samples[..samples.len().min(MAX_PER_RECORD)]).expect("samples serialize")
+#[derive(Serialize)]
+struct HeaderOut<'a> {
+    batch: String,
+    samples: &'a [Sample],
 }
 
-pub fn decode(bytes: &[u8]) -> Result<Vec<Sample>, String> {
-    let mut v: Vec<Sample> = serde_json::from_slice(bytes).map_err(|e| format!("samples header: {e}"))?;
-    v.truncate(MAX_PER_RECORD);
-    Ok(v)
+#[derive(Deserialize)]
+struct HeaderIn {
+    #[serde(default)]
+    batch: Option<String>,
+    samples: Vec<Sample>,
+}
+
+/// The header value for a copy's samples, merged in batch `batch`.
+pub fn encode(batch: u64, samples: &[Sample]) -> Vec<u8> {
+    let out = HeaderOut { batch: format!("{batch:016x}"), samples: &samples[..samples.len().min(MAX_PER_RECORD)] };
+    serde_json::to_vec(&out).expect("samples serialize")
+}
+
+/// The batch (when the header names one) and the samples of a header.
+pub fn decode(bytes: &[u8]) -> Result<(Option<u64>, Vec<Sample>), String> {
+    let mut h: HeaderIn = serde_json::from_slice(bytes).map_err(|e| format!("samples header: {e}"))?;
+    h.samples.truncate(MAX_PER_RECORD);
+    Ok((h.batch.and_then(|b| u64::from_str_radix(&b, 16).ok()), h.samples))
+}
+
+/// Batch numbers of this process: random high bits, so that two hosts' batches differ.
+pub fn batch_numbers() -> std::sync::atomic::AtomicU64 {
+    std::sync::atomic::AtomicU64::new(u64::from(rand::random::<u32>()) << 32)
 }
 
 #[cfg(test)]
@@ -149,7 +170,8 @@ mod tests {
         assert_eq!((s.ts, s.event_id.as_str(), s.kind()), (61_000, "e1", Kind::AdStart));
         assert_eq!((s.session.as_deref(), s.content.as_deref(), s.started_at), (Some("s1"), Some("Sintel"), Some(10_000)));
         assert_eq!((s.time_played, s.time_buffering, s.completed), (12.5, 0.25, false));
-        assert_eq!(decode(&encode(std::slice::from_ref(&s))).unwrap(), vec![s]);
+        assert_eq!(decode(&encode(0xab, std::slice::from_ref(&s))).unwrap(), (Some(0xab), vec![s]));
+        assert_eq!(decode(br#"{"samples":[]}"#).unwrap(), (None, vec![]));
         assert!(decode(b"{").is_err());
     }
 

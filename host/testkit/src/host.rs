@@ -103,6 +103,17 @@ impl Host {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
     }
 
+    /// POSTs a JSON body; the status and the JSON answer (or its text).
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let url = format!("{}{}", self.url, path.trim_start_matches('/'));
+        crate::process::block_on(async {
+            let r = reqwest::Client::new().post(url).json(body).send().await.unwrap();
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap();
+            (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        })
+    }
+
     /// A counter from /metrics, summed over its labels.
     pub fn metric(&self, name: &str) -> f64 {
         let text = http_get(&format!("{}metrics", self.url));
