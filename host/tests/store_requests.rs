@@ -45,6 +45,17 @@ fn no_request_path_reads_the_whole_profiles_table() {
         "/api/viewers?status=WATCHING_VIDEO&status=PAUSED_VIDEO".to_owned(),
         format!("/api/viewers/{someone}"),
         "/api/viewers/nobody-at-all".to_owned(),
+        format!("/api/viewers/{someone}/history?limit=50"),
+        format!("/api/viewers/{someone}/sessions"),
+        "/api/viewers/nobody-at-all/sessions".to_owned(),
+        "/api/viewers?q=user&order=arrival&offset=10&limit=48".to_owned(),
+        "/api/viewers?content=Sintel&status=WATCHING_AD,PAUSED_AD".to_owned(),
+        "/api/content?limit=1000".to_owned(),
+        "/api/windows".to_owned(),
+        "/api/windows?content=Sintel".to_owned(),
+        "/api/windows/content?window=1h&limit=1000".to_owned(),
+        "/api/windows/series?minutes=1440".to_owned(),
+        "/api/concurrency?minutes=1440".to_owned(),
         "/api/stats".to_owned(),
         "/metrics".to_owned(),
         "/readyz".to_owned(),
@@ -55,7 +66,9 @@ fn no_request_path_reads_the_whole_profiles_table() {
     let sse = rt.block_on(async {
         let r = reqwest::get(format!("{}api/events", host.url)).await.unwrap();
         assert_eq!(r.status(), 200);
-        r
+        let named = reqwest::get(format!("{}api/events?viewers={someone}", host.url)).await.unwrap();
+        assert_eq!(named.status(), 200);
+        (r, named)
     });
     while started.elapsed() < Duration::from_secs(12) {
         for p in &paths {
@@ -70,8 +83,10 @@ fn no_request_path_reads_the_whole_profiles_table() {
     let requests = moto.recorded();
     let count = |op: &str| requests.iter().filter(|r| r.operation == op).count();
     assert_eq!(count("Scan"), 0, "no request path scans: {:?}", requests.iter().map(|r| &r.operation).collect::<std::collections::BTreeSet<_>>());
-    // The recorder records: the viewer the live view does not hold was a key lookup.
+    // The recorder records: the viewer the live view does not hold was a key lookup, and a
+    // viewer's history a query on its key.
     assert!(count("BatchGetItem") + count("GetItem") >= 1, "the unknown viewer was looked up by key");
+    assert!(count("Query") >= 1, "the history was a query on the viewer's key");
     // The one full read is the explicit export.
     let before = count("Scan");
     profiles(&config);

@@ -264,6 +264,15 @@ fn every_host_of_a_fleet_shows_the_same_windows_and_a_killed_counter_loses_nothi
     let c = start(&ca);
     check_the_whole_file(&c, "a host started afterwards", true);
     assert_eq!(c.get("/api/windows")["windows"], b.get("/api/windows")["windows"]);
+    // A viewer's history from DynamoDB pages the same as in one piece, newest first.
+    let whole = b.get("/api/viewers/viewer-b/history?limit=6");
+    let first = b.get("/api/viewers/viewer-b/history?limit=3");
+    let cursor = first["next"].as_str().expect("a second page").to_owned();
+    let second = b.get(&format!("/api/viewers/viewer-b/history?limit=3&before={cursor}"));
+    let at = |p: &Value| p["rows"].as_array().unwrap().iter().map(|r| r["at"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let paged: Vec<String> = at(&first).into_iter().chain(at(&second)).collect();
+    assert_eq!(paged, at(&whole));
+    assert!(paged.windows(2).all(|w| w[0] > w[1]), "newest first: {paged:?}");
     let concurrency = b.get("/api/concurrency?minutes=1440");
     assert!(!concurrency["points"].as_array().unwrap().is_empty(), "the owner of partition 0 samples every minute: {concurrency}");
 }
