@@ -15,6 +15,7 @@ const ICONS = {
   paused: { d: 'M4.5 3.5h2.5v9H4.5ZM9 3.5h2.5v9H9Z', fill: true },
   ad: { d: 'M2 6.5h3l6.5-3.5v10L5 9.5H2Z', fill: true },
   completed: { d: 'M3 8.5 6.5 12 13 4.5', fill: false },
+  buffering: { d: 'M8 3.5a4.5 4.5 0 1 0 4.5 4.5', fill: false },
   other: { d: 'M8 3.5a4.5 4.5 0 1 0 0 9a4.5 4.5 0 1 0 0-9Z', fill: false },
 };
 
@@ -167,7 +168,7 @@ function fill(card, p, mayFlash) {
   if (pct === null && !live && pos !== null && dur) pct = (pos / dur) * 100;
   pct = pct === null ? null : Math.min(100, Math.max(0, pct));
   f.bar.classList.toggle('is-live', live);
-  f.fill.style.width = live ? '100%' : `${pct ?? 0}%`;
+  f.fill.style.transform = `scaleX(${live ? 1 : (pct ?? 0) / 100})`;
   if (pct === null) f.bar.removeAttribute('aria-valuenow');
   else f.bar.setAttribute('aria-valuenow', String(Math.round(pct)));
   setText(f.position, live || !dur ? clockTime(pos ?? NaN) : `${clockTime(pos ?? NaN)} / ${clockTime(dur)}`);

@@ -75,7 +75,7 @@ export class WindowsPanel {
         const n = num(w[f.key]) ?? 0;
         const rate = f.rate ? num(w[f.rate]) : impressions > 0 ? 1 : null;
         setText(step.querySelector('.funnel-value'), f.rate ? `${count(n)} · ${percent(rate ?? NaN)}` : count(n));
-        step.querySelector('.funnel-bar i').style.width = `${Math.round((rate ?? 0) * 100)}%`;
+        step.querySelector('.funnel-bar i').style.transform = `scaleX(${Math.min(1, Math.max(0, rate ?? 0))})`;
         step.title = f.rate ? `${f.label}: ${count(n)} of ${count(impressions)} impressions` : `${count(n)} ad impressions`;
       }
     }

@@ -176,6 +176,7 @@ class Viewer {
   }
 
   play() { this.paused = false; return this.event('play_event'); }
+  bufferStart() { return this.event('buffer_start_event'); }
   pause() { this.paused = true; return this.event('pause_event'); }
   ping() { return this.event('ping_event'); }
   end() { this.ended = true; this.paused = true; return this.event('end_event'); }
@@ -562,7 +563,7 @@ describe('content, windows, filters and a viewer story', () => {
     host = await startHost('content', ['--viewers', '0', '--active-window-s', '60']);
     dash = await openDashboard(host);
     await ingest(host, [...sintel, ...bunny, news].map((v) => v.play()));
-    await ingest(host, [sintel[2].adStart({ name: 'Spring sale' }), bunny[1].pause()]);
+    await ingest(host, [sintel[2].adStart({ name: 'Spring sale' }), bunny[1].pause(), bunny[0].bufferStart()]);
     // Thirty status changes for one viewer: more than a page of its history.
     for (let i = 0; i < 30; i += 1) await ingest(host, [i % 2 === 0 ? story.play() : story.pause()]);
     for (const v of everyone) kept.add(v);
@@ -582,7 +583,8 @@ describe('content, windows, filters and a viewer story', () => {
       return r;
     });
     assert.deepEqual(rows[0], { key: 'Sintel', type: 'On demand', viewers: 3, watching: 2, paused: 0, buffering: 0, inAd: 1 });
-    assert.deepEqual(rows[1], { key: 'Big Buck Bunny', type: 'On demand', viewers: 2, watching: 1, paused: 1, buffering: 0, inAd: 0 });
+    assert.deepEqual(rows[1], { key: 'Big Buck Bunny', type: 'On demand', viewers: 2, watching: 0, paused: 1, buffering: 1, inAd: 0 });
+    await eventually('the buffering viewer has its card', async () => assert.match((await cardOf(dash.page, bunny[0])).status, /^Buffering · /));
     const live = rows.find((r) => r.key === 'Live: News');
     assert.equal(live.type, 'LIVE');
     assert.equal((await dash.page.textContent('#content-all')).trim(), 'All content (4)');

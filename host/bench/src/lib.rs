@@ -6,6 +6,7 @@
 //! the test kit, the same as the black-box tests'.
 
 mod analysis;
+mod dashboard;
 mod memory;
 mod pipeline;
 mod store;
@@ -144,6 +145,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         ("store", Box::new(|o| Box::pin(store::run(o)))),
         ("swap", Box::new(|o| Box::pin(swap::run(o)))),
         ("memory", Box::new(|o| Box::pin(memory::run(o)))),
+        ("dashboard", Box::new(|o| Box::pin(dashboard::run(o)))),
     ];
     let mut ok = true;
     for (name, bench) in benches {
@@ -198,6 +200,15 @@ pub fn render(jsons: &[std::path::PathBuf], out: &std::path::Path) -> anyhow::Re
                 m.figures.extend(report.figures);
                 m.notes.retain(|n| !replaced.iter().any(|b| n.starts_with(&format!("{b}:"))));
                 m.notes.extend(report.notes);
+                // The header names the first run's machine; a later run's figures say their own.
+                let mut benches = replaced.clone();
+                benches.dedup();
+                for b in benches {
+                    m.notes.push(format!(
+                        "{b}: measured {} on {} cores ({}); load average before {}, after {}.",
+                        report.generated_at, report.machine.cores, report.machine.cpu, report.machine.load_before, report.machine.load_after
+                    ));
+                }
                 m.generated_at = format!("{} and {} (runs merged)", m.generated_at, report.generated_at);
                 m.seconds += report.seconds;
                 m
@@ -231,22 +242,14 @@ fn num(v: f64) -> String {
     }
 }
 
-fn markdown(r: &Report) -> String {
-    let seconds = r.seconds;
-    let mut s = String::new();
-    s.push_str("# Benchmarks\n\n");
-    if r.smoke {
-        s.push_str("**Smoke run: tiny sizes, to check the harness runs; the figures mean nothing.**\n\n");
-    }
-    s.push_str(&format!(
-        "Generated {} by `./scripts/bench.sh` in {:.0} s on {} cores ({}); load average before {}, after {}. \
-         Each figure is the median of its runs, with the smallest and largest; ratios compare with a \
-         reference measured in the same run on the same machine.\n\n",
-        r.generated_at, seconds, r.machine.cores, r.machine.cpu, r.machine.load_before, r.machine.load_after
-    ));
+/// Benchmarks with a section of their own after the main table (figures of another kind: a
+/// browser's, not the host's): the name, the section's title, and how to measure it again.
+const SECTIONS: &[(&str, &str, &str)] = &[("dashboard", "The dashboard at scale", dashboard::REPRODUCE)];
+
+fn table(s: &mut String, figures: &[&Figure]) {
     s.push_str("| benchmark | figure | value | runs (min - max) | reference | ratio | goal | met |\n");
     s.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    for f in &r.figures {
+    for f in figures {
         s.push_str(&format!(
             "| {} | {} | {} {} | {} ({} - {}) | {} | {} | {} | {} |\n",
             f.bench,
@@ -266,17 +269,52 @@ fn markdown(r: &Report) -> String {
             }
         ));
     }
+}
+
+fn markdown(r: &Report) -> String {
+    let seconds = r.seconds;
+    let own_section = |bench: &str| SECTIONS.iter().any(|(b, _, _)| *b == bench);
+    let note_of = |n: &str, bench: &str| n.starts_with(&format!("{bench}:"));
+    let mut s = String::new();
+    s.push_str("# Benchmarks\n\n");
+    if r.smoke {
+        s.push_str("**Smoke run: tiny sizes, to check the harness runs; the figures mean nothing.**\n\n");
+    }
+    s.push_str(&format!(
+        "Generated {} by `./scripts/bench.sh` in {:.0} s on {} cores ({}); load average before {}, after {}. \
+         Each figure is the median of its runs, with the smallest and largest; ratios compare with a \
+         reference measured in the same run on the same machine.\n\n",
+        r.generated_at, seconds, r.machine.cores, r.machine.cpu, r.machine.load_before, r.machine.load_after
+    ));
+    table(&mut s, &r.figures.iter().filter(|f| !own_section(&f.bench)).collect::<Vec<_>>());
     if !r.analysis.is_empty() {
         s.push_str("\n## Goals not met, and why\n\n");
         for a in &r.analysis {
             s.push_str(&format!("{a}\n\n"));
         }
     }
-    if !r.notes.is_empty() {
+    let notes: Vec<&String> = r.notes.iter().filter(|n| !SECTIONS.iter().any(|(b, _, _)| note_of(n, b))).collect();
+    if !notes.is_empty() {
         s.push_str("\n## Notes\n\n");
-        for n in &r.notes {
+        for n in notes {
             s.push_str(&format!("- {n}\n"));
         }
+    }
+    for (bench, title, reproduce) in SECTIONS {
+        let figures: Vec<&Figure> = r.figures.iter().filter(|f| f.bench == *bench).collect();
+        let notes: Vec<&String> = r.notes.iter().filter(|n| note_of(n, bench)).collect();
+        if figures.is_empty() && notes.is_empty() {
+            continue;
+        }
+        s.push_str(&format!("\n## {title}\n\n"));
+        if !figures.is_empty() {
+            table(&mut s, &figures);
+            s.push('\n');
+        }
+        for n in notes {
+            s.push_str(&format!("{n}\n\n"));
+        }
+        s.push_str(&format!("To measure again: {reproduce}\n"));
     }
     s
 }
@@ -314,5 +352,20 @@ mod tests {
         assert!(md.contains("events/s, new") && !md.contains("events/s, old"), "{md}");
         assert!(md.contains("## Goals not met, and why") && md.contains("**Transform stage (goal not met).**"), "{md}");
         assert!(md.contains("| wasm, batch 256 | 20.00 events/s/core |"), "{md}");
+    }
+
+    #[test]
+    fn the_dashboard_has_a_section_of_its_own() {
+        let mut r = report(vec![
+            Figure::new("store", "events/s", "events/s", vec![2.0]),
+            Figure::new("dashboard", "time to first render with 10 active viewers", "ms", vec![900.0, 800.0, 1000.0]),
+        ]);
+        r.notes = vec!["store: a store note".into(), "dashboard: how the page was measured".into()];
+        let md = markdown(&r);
+        let (main, section) = md.split_once("## The dashboard at scale").expect("a dashboard section");
+        assert!(main.contains("| store | events/s |") && !main.contains("first render") && !main.contains("how the page"), "{md}");
+        assert!(main.contains("- store: a store note"), "{md}");
+        assert!(section.contains("| dashboard | time to first render with 10 active viewers | 900 ms | 3 (800 - 1000) |"), "{md}");
+        assert!(section.contains("dashboard: how the page was measured") && section.contains("To measure again:"), "{md}");
     }
 }

@@ -17,7 +17,7 @@ struct Args {
     /// Where to write the results.
     #[arg(long, default_value = ".")]
     out: PathBuf,
-    /// Only these benchmarks: transform, pipeline, latency, store, swap, memory.
+    /// Only these benchmarks: transform, pipeline, latency, store, swap, memory, dashboard.
     #[arg(long)]
     only: Vec<String>,
     /// Measure nothing: write BENCHMARKS.md again from these benchmarks.json files (a later
