@@ -106,6 +106,7 @@ impl Local {
         let pending = std::mem::take(&mut *self.pending.lock().expect("window log"));
         let mut records: Vec<Record> = round.minutes.into_iter().map(Record::Minute).collect();
         records.push(Record::Checkpoint(round.checkpoint.clone()));
+        let sampled_before = *last_sampled;
         if let Some(point) = concurrency::due(live, last_sampled) {
             records.push(Record::Concurrency(point));
         }
@@ -117,9 +118,25 @@ impl Local {
             // watermark by the lateness and the clock skew, with a minute to spare.
             let keep_from = Partition::replay_from_ms(&self.settings, &round.checkpoint).map_or(i64::MIN, |f| f.saturating_sub(60_000));
             let s = store.clone();
-            tokio::task::spawn_blocking(move || s.windows_write(&encoded, &log, keep_from))
+            let written = tokio::task::spawn_blocking(move || s.windows_write(&encoded, &log, keep_from))
                 .await
-                .map_err(|e| StoreError::Transient(format!("window write: {e}")))??;
+                .map_err(|e| StoreError::Transient(format!("window write: {e}")))
+                .and_then(|r| r);
+            if let Err(e) = written {
+                // Nothing of the round is lost: its minutes and samples go with the next one.
+                let minutes = records.iter().filter_map(|r| match r {
+                    Record::Minute(m) => Some(m.minute),
+                    _ => None,
+                });
+                self.partition.lock().expect("window partition").redirty(minutes);
+                let mut p = self.pending.lock().expect("window log");
+                let newer = std::mem::replace(&mut *p, pending);
+                p.extend(newer);
+                let over = p.len().saturating_sub(MAX_PENDING);
+                p.drain(..over);
+                *last_sampled = sampled_before;
+                return Err(e);
+            }
         }
         for r in records {
             self.figures.apply(r);
