@@ -88,12 +88,14 @@ fn a_missing_dead_letter_topic_spills_to_a_local_file_and_the_host_goes_on() {
     let _serial = serial();
     let broker = Kafka::start();
     broker.create_topic("orphan", 1);
-    // No orphan.dead-letter, and this broker does not create topics on use.
-    let bad: Vec<Vec<u8>> = (0..3).map(|i| format!("not an event {i}").into_bytes()).collect();
-    broker.produce("orphan", &messages(bad));
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), &broker, "orphan");
     let host = Host::start(&["run", "--config", cfg.to_str().unwrap()], &[]);
+    // The host made its dead-letter topic at start; it goes away under it (an operator's
+    // mistake), and this broker does not create topics on use.
+    broker.delete_topic("orphan.dead-letter");
+    let bad: Vec<Vec<u8>> = (0..3).map(|i| format!("not an event {i}").into_bytes()).collect();
+    broker.produce("orphan", &messages(bad));
     wait_caught_up(&broker, &host, "orphan", Duration::from_secs(120));
     assert_eq!(host.get(&format!("/api/viewers/{FIXTURE_VIEWER}"))["viewer_id"], FIXTURE_VIEWER);
     let spill = dir.path().join("data/dead-letters.jsonl");

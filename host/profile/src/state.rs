@@ -10,6 +10,26 @@ use liveviewer_wire::Delta;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Where a record was read: its partition (`topic/partition`), offset, and the broker's
+/// timestamp of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub source: String,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+}
+
+/// What a profile makes of a record's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Past everything merged from its partition.
+    New,
+    /// At or below the watermark: a redelivery, not merged again.
+    Merged,
+    /// At or below the watermark but newer than its log: the partition's log started again.
+    NewLog,
+}
+
 /// Bounds that keep one profile well under DynamoDB's 400 KB item limit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bounds {
@@ -119,6 +139,11 @@ pub struct ProfileState {
     /// Per source partition, the highest offset already merged: a redelivered event at or
     /// below it is not applied again.
     pub watermarks: BTreeMap<String, i64>,
+    /// Per source partition, the latest record time (the broker's timestamp) merged from the
+    /// log the watermark belongs to. A record at or below the watermark but stamped after this
+    /// is not a redelivery: the log started again (a topic re-created, a group moved to another
+    /// cluster), and its events are new.
+    pub watermark_times: BTreeMap<String, i64>,
     /// How many events have been merged into this profile: it only grows, and the same
     /// events give the same number whatever the order and the batching, so a copy of the
     /// profile with a lower revision is older (the changelog's consumers drop it). Stored
@@ -206,14 +231,34 @@ impl ProfileState {
         self.sessions.iter().max_by_key(|(_, r)| r.last).map(|(id, r)| (id.as_str(), r))
     }
 
-    /// Whether an event from `source` at `offset` was already merged.
-    pub fn already_applied(&self, source: &str, offset: i64) -> bool {
-        self.watermarks.get(source).is_some_and(|w| offset <= *w)
+    /// Where a record stands against what was merged from its partition.
+    pub fn position(&self, at: &Position) -> Seen {
+        let Some(w) = self.watermarks.get(&at.source) else { return Seen::New };
+        if at.offset > *w {
+            return Seen::New;
+        }
+        match (at.timestamp, self.watermark_times.get(&at.source)) {
+            // Later than anything merged from this partition's log, at an offset already
+            // passed: the log itself is new.
+            (Some(t), Some(latest)) if t > *latest => Seen::NewLog,
+            _ => Seen::Merged,
+        }
     }
 
-    pub fn record_offset(&mut self, source: &str, offset: i64) {
-        let w = self.watermarks.entry(source.to_owned()).or_insert(offset);
-        *w = (*w).max(offset);
+    /// Remembers a merged record's position.
+    pub fn record_position(&mut self, at: &Position) {
+        let fresh_log = self.position(at) == Seen::NewLog;
+        let w = self.watermarks.entry(at.source.clone()).or_insert(at.offset);
+        if fresh_log {
+            *w = at.offset;
+            self.watermark_times.remove(&at.source);
+        } else {
+            *w = (*w).max(at.offset);
+        }
+        if let Some(t) = at.timestamp {
+            let latest = self.watermark_times.entry(at.source.clone()).or_insert(t);
+            *latest = (*latest).max(t);
+        }
     }
 }
 
@@ -342,11 +387,19 @@ mod tests {
     #[test]
     fn watermarks() {
         let mut s = merged(&[apply(1, "a", vec![set("x", json!({"a": [1, 2]}))])]);
-        s.record_offset("t/0", 5);
-        s.record_offset("t/0", 3);
-        assert!(s.already_applied("t/0", 5));
-        assert!(!s.already_applied("t/0", 6));
-        assert!(!s.already_applied("t/1", 0));
+        let at = |offset, timestamp| Position { source: "t/0".into(), offset, timestamp };
+        s.record_position(&at(5, Some(500)));
+        s.record_position(&at(3, Some(300)));
+        assert_eq!(s.position(&at(5, Some(500))), Seen::Merged);
+        assert_eq!(s.position(&at(4, None)), Seen::Merged);
+        assert_eq!(s.position(&at(6, Some(600))), Seen::New);
+        assert_eq!(s.position(&Position { source: "t/1".into(), offset: 0, timestamp: None }), Seen::New);
+        // The topic was re-created: offset 0 again, stamped after everything merged.
+        assert_eq!(s.position(&at(0, Some(700))), Seen::NewLog);
+        s.record_position(&at(0, Some(700)));
+        assert_eq!((s.watermarks["t/0"], s.watermark_times["t/0"]), (0, 700));
+        assert_eq!(s.position(&at(0, Some(700))), Seen::Merged, "its redelivery is one");
+        assert_eq!(s.position(&at(1, Some(710))), Seen::New);
     }
 
     #[test]

@@ -302,6 +302,10 @@ impl Pipeline {
                     tracing::debug!(%viewer, duplicates = m.duplicates, "redelivered events not merged again");
                 }
                 self.metrics.inc("liveviewer_deltas_dropped_total", &[], m.dropped_deltas as u64);
+                if m.new_logs > 0 {
+                    tracing::warn!(%viewer, events = m.new_logs, "events below the partition's watermark but newer than its log: the log started again (a re-created topic?); merged as new");
+                    self.metrics.inc("liveviewer_new_log_events_total", &[], m.new_logs as u64);
+                }
                 report.applied += m.applied;
                 report.duplicates += m.duplicates;
                 if m.changed {

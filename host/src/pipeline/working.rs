@@ -14,6 +14,7 @@
 
 use super::merge::{merge_viewer, Event};
 use crate::message::Origin;
+use crate::profile::state::Position;
 use crate::profile::{Bounds, ProfileState};
 use crate::store::{HistoryRow, Stored, Write};
 use liveviewer_wire::outcome::Apply;
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub apply: Apply,
-    pub watermark: Option<(String, i64)>,
+    pub watermark: Option<Position>,
     pub origin: Origin,
     /// The batch it came in.
     pub seq: u64,
@@ -74,6 +75,9 @@ pub struct Merged {
     pub applied: usize,
     pub duplicates: usize,
     pub dropped_deltas: usize,
+    /// Events taken as new although at an offset already passed: the partition's log
+    /// started again (a re-created topic).
+    pub new_logs: usize,
     /// Whether the profile changed at all (and so is published).
     pub changed: bool,
 }
@@ -205,7 +209,7 @@ impl Working {
     pub fn merge(
         &mut self,
         viewer: &str,
-        events: Vec<(Apply, Option<(String, i64)>, Origin)>,
+        events: Vec<(Apply, Option<Position>, Origin)>,
         seq: u64,
         urgent: bool,
         version: &str,
@@ -219,14 +223,14 @@ impl Working {
         let m = merge_viewer(std::mem::take(&mut entry.state), &refs, version, bounds);
         let applied_positions: Vec<usize> = m.applied_positions.clone();
         entry.state = m.state;
-        let out = Merged { applied: m.applied, duplicates: m.duplicates, dropped_deltas: m.dropped_deltas, changed: m.applied > 0 };
+        let out = Merged { applied: m.applied, duplicates: m.duplicates, dropped_deltas: m.dropped_deltas, new_logs: m.new_logs, changed: m.applied > 0 };
         if m.applied == 0 {
             return out;
         }
         entry.history.extend(m.history);
         let was_dirty = entry.first_seq();
         let mut growth = 0;
-        let mut events: Vec<Option<(Apply, Option<(String, i64)>, Origin)>> = events.into_iter().map(Some).collect();
+        let mut events: Vec<Option<(Apply, Option<Position>, Origin)>> = events.into_iter().map(Some).collect();
         for i in applied_positions {
             let (apply, watermark, origin) = events[i].take().expect("each event once");
             growth += growth_bound(&apply);
@@ -368,7 +372,7 @@ mod tests {
 
     const POLICY: Policy = Policy { flush_interval: Duration::from_millis(100), progress_interval: Duration::from_secs(60) };
 
-    fn event(ts: i64, status: &str, position: f64) -> (Apply, Option<(String, i64)>, Origin) {
+    fn event(ts: i64, status: &str, position: f64) -> (Apply, Option<Position>, Origin) {
         let apply = Apply {
             viewer: "v".into(),
             event: "ping_event".into(),
@@ -378,7 +382,8 @@ mod tests {
                 Delta::Set { field: "media".into(), value: json!({"current_time": position}), session: None },
             ],
         };
-        (apply, Some(("t/0".into(), ts)), Origin::Kafka { topic: "t".into(), partition: 0, offset: ts })
+        let at = Position { source: "t/0".into(), offset: ts, timestamp: Some(ts) };
+        (apply, Some(at), Origin::Kafka { topic: "t".into(), partition: 0, offset: ts, timestamp: Some(ts) })
     }
 
     fn working() -> Working {

@@ -58,6 +58,11 @@ impl Moto {
             .collect()
     }
 
+    /// Forgets every table and item: a store whose tables were deleted under its users.
+    pub fn reset(&self) {
+        self.moto_api("POST", "reset");
+    }
+
     /// How many recorded requests were of `operation`.
     pub fn count(&self, operation: &str) -> usize {
         self.recorded().iter().filter(|r| r.operation == operation).count()
