@@ -377,8 +377,6 @@ pub struct PipelineConfig {
     pub batch_max: usize,
     /// How long a batch waits to fill up.
     pub batch_wait_ms: u64,
-    /// Most batches queued for processing; a full queue slows the sources down.
-    pub queue_batches: usize,
     /// Retry backoff for transient store errors: first and largest wait.
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
@@ -419,7 +417,6 @@ impl Default for PipelineConfig {
         PipelineConfig {
             batch_max: 512,
             batch_wait_ms: 20,
-            queue_batches: 4,
             retry_initial_ms: 50,
             retry_max_ms: 5_000,
             max_message_bytes: 1 << 20,
@@ -605,9 +602,6 @@ impl Config {
         }
         if p.module_workers > 64 {
             return Err("pipeline.module_workers must be at most 64 (0: one per core)".into());
-        }
-        if p.queue_batches == 0 {
-            return Err("pipeline.queue_batches must be at least 1".into());
         }
         if p.max_profile_bytes < 4096 || p.max_profile_bytes > 390 << 10 {
             return Err("pipeline.max_profile_bytes must be between 4096 and 399360 (DynamoDB's item limit)".into());

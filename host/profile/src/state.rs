@@ -231,6 +231,34 @@ impl ProfileState {
         self.sessions.iter().max_by_key(|(_, r)| r.last).map(|(id, r)| (id.as_str(), r))
     }
 
+    /// At least the size [`ProfileState::encode`] would give, computed without encoding:
+    /// cheap enough to check on every merge, and exact enough to rule out the profile size
+    /// limit but for profiles near it.
+    pub fn size_hint(&self) -> usize {
+        use crate::cells::{KEY, VARINT};
+        let strings = |m: &BTreeMap<String, i64>| -> usize { m.keys().map(|k| k.len() + 2 * VARINT).sum() };
+        let states: usize = self
+            .states
+            .iter()
+            .map(|(k, w)| k.len() + 2 * VARINT + w.events.iter().map(|(_, v)| KEY + VARINT + v.len()).sum::<usize>())
+            .sum();
+        let sessions: usize = self.sessions.iter().map(|(id, r)| id.len() + VARINT + 2 * KEY + r.cells.size_hint()).sum();
+        let retired = 2 * VARINT + self.retired.numbers.keys().map(|k| k.len() + VARINT + 8).sum::<usize>() + self.retired.ids.len() * VARINT;
+        1 + 2 * VARINT
+            + self.viewer_id.len()
+            + 2 * (VARINT + 1)
+            + VARINT
+            + states
+            + self.cells.size_hint()
+            + VARINT
+            + sessions
+            + retired
+            + VARINT
+            + self.module_version.len()
+            + strings(&self.watermarks)
+            + strings(&self.watermark_times)
+    }
+
     /// Where a record stands against what was merged from its partition.
     pub fn position(&self, at: &Position) -> Seen {
         let Some(w) = self.watermarks.get(&at.source) else { return Seen::New };
@@ -382,6 +410,29 @@ mod tests {
         assert_eq!(s.apply(&apply(2, "b", vec![set("f0", json!("x"))]), &bounds), 0);
         assert_eq!(s.apply(&apply(3, "c", vec![set("f1", json!("y".repeat(20)))]), &bounds), 1);
         assert_eq!(s.cells.fields["f0"].value, "\"x\"");
+    }
+
+    #[test]
+    fn the_size_hint_is_never_below_the_encoded_size() {
+        let mut s = ProfileState::new("viewer-with-a-long-enough-id");
+        let mut events = Vec::new();
+        for i in 0..200 {
+            let session = format!("session-{}", i % 20);
+            let deltas = vec![
+                state("status", if i % 3 == 0 { "WATCHING_VIDEO" } else { "PAUSED_VIDEO" }),
+                set("media", json!({"label": format!("label {i}"), "current_time": i as f64 * 1.5})),
+                Delta::Max { field: "time_played".into(), value: i as f64, session: Some(session.clone()) },
+                Delta::Add { field: "seeks".into(), value: 1.0, dedupe: format!("e{i}"), session: Some(session) },
+            ];
+            events.push(apply(i * 1000, &format!("e{i}"), deltas));
+        }
+        for (i, e) in events.iter().enumerate() {
+            s.apply(e, &Bounds::default());
+            s.record_position(&Position { source: "t/0".into(), offset: i as i64, timestamp: Some(i as i64) });
+            let exact = s.encode().len();
+            assert!(s.size_hint() >= exact, "after {} events: hint {} < encoded {exact}", i + 1, s.size_hint());
+            assert!(s.size_hint() < exact * 4 + 256, "and not wildly above: {} vs {exact}", s.size_hint());
+        }
     }
 
     #[test]

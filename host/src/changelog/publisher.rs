@@ -4,7 +4,6 @@
 
 use crate::config::KafkaConfig;
 use crate::kafka::Producer;
-use crate::live::ProfileRecord;
 use rdkafka::producer::FutureRecord;
 use std::time::Duration;
 
@@ -37,19 +36,14 @@ impl ChangelogPublisher {
         &self.topic
     }
 
-    /// Sends every record and waits for the broker's acknowledgements.
-    pub async fn publish(&self, records: &[(String, Vec<u8>)]) -> Result<(), PublishError> {
+    /// Sends every (key, value) and waits for the broker's acknowledgements.
+    pub async fn publish(&self, records: &[(&str, &[u8])]) -> Result<(), PublishError> {
         let sends = records.iter().map(|(key, value)| {
-            self.producer.send(FutureRecord::to(&self.topic).key(key).payload(value), Duration::from_secs(10))
+            self.producer.send(FutureRecord::to(&self.topic).key(*key).payload(*value), Duration::from_secs(10))
         });
         for result in futures::future::join_all(sends).await {
             result.map_err(|(e, _)| PublishError { topic: self.topic.clone(), reason: e.to_string() })?;
         }
         Ok(())
     }
-}
-
-/// The record of a profile: (key, value).
-pub fn encode(record: &ProfileRecord) -> (String, Vec<u8>) {
-    (record.profile.viewer_id.clone(), serde_json::to_vec(record).expect("profiles serialize"))
 }

@@ -28,7 +28,7 @@ use crate::lifecycle::Lifecycle;
 use crate::live::{wall_ms, Live};
 use crate::message::{Message, Origin};
 use crate::metrics::Metrics;
-use crate::profile::{Bounds, ProfileState};
+use crate::profile::Bounds;
 use crate::store::{Store, StoreError};
 use publish::Publisher;
 use std::collections::BTreeMap;
@@ -281,7 +281,8 @@ impl Pipeline {
                 working.insert(viewer, found.remove(viewer));
             }
         }
-        let mut changed: Vec<ProfileState> = Vec::new();
+        let mut changed: Vec<publish::Rendered> = Vec::new();
+        let ctx = self.publisher.render_context();
         let seq = {
             let mut working = self.working.lock().expect("working set");
             let seq = working.next_seq();
@@ -309,7 +310,8 @@ impl Pipeline {
                 report.applied += m.applied;
                 report.duplicates += m.duplicates;
                 if m.changed {
-                    changed.push(working.get(&viewer).expect("just merged").state.clone());
+                    // Rendered here, once: no copy of the profile leaves the working set.
+                    changed.push(publish::Rendered::of(&working.get(&viewer).expect("just merged").state, &ctx));
                 }
             }
             working.evict(self.config.max_cached_profiles);
