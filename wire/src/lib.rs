@@ -3,6 +3,7 @@
 //!
 //! - [`frames`]: how the host hands a batch of raw Kafka messages to the module.
 //! - [`outcome`]: what the module returns for each event: apply (viewer + deltas), skip, reject.
+//! - [`v2`]: the binary form of those outcomes (ABI v2).
 //! - [`time`]: the timestamp formats Snowplow uses, to and from epoch milliseconds.
 //!
 //! The contract in one paragraph: the module exports `abi` (no input; returns [`AbiInfo`] as
@@ -13,6 +14,7 @@
 pub mod frames;
 pub mod outcome;
 pub mod time;
+pub mod v2;
 
 pub use outcome::{Delta, OrderKey, Outcome};
 
