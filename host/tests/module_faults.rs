@@ -52,7 +52,7 @@ fn candidates_are_refused_at_the_step_that_fails() {
         ("imports", wat_module(1, NOT_JSON, WASI), "wasi_snapshot_preview1::fd_write"),
         ("imports", wat_module(1, NOT_JSON, HOST_FN), "env::now"),
         ("abi", no_abi, "has no `abi` export"),
-        ("abi", wat_module(2, NOT_JSON, ""), "module speaks ABI version 2; this host speaks version 1"),
+        ("abi", wat_module(3, NOT_JSON, ""), "module speaks ABI version 3; this host speaks versions 1 and 2"),
         ("vectors", wat_module(1, LOOP, ""), "ran out of fuel"),
         ("vectors", wat_module(1, TRAP, ""), "trapped"),
         ("vectors", wat_module(1, MEMORY_BOMB, ""), "memory cap"),

@@ -5,13 +5,15 @@
 //! - [`tsv`], [`snowbridge_json`]: the two input forms.
 //! - [`entities`]: the media entities and event payloads, typed and checked.
 //! - [`logic`]: status, media, ad and session deltas of one media event.
+//! - [`names`]: the name table the module declares (ABI v2).
 //!
 //! Built for `wasm32-unknown-unknown` it is `transform.wasm` (exports `abi` and
-//! `transform_batch`, see `liveviewer_wire`); built natively it is the same logic as a library,
-//! which the host's tests and benchmarks run beside the wasm.
+//! `transform_batch`, ABI v2, see `liveviewer_wire`); built natively it is the same logic as a
+//! library, which the host's tests and benchmarks run beside the wasm.
 
 pub mod entities;
 pub mod logic;
+pub mod names;
 pub mod raw;
 pub mod snowbridge_json;
 pub mod tsv;
@@ -19,15 +21,22 @@ pub mod tsv;
 #[cfg(target_arch = "wasm32")]
 mod exports;
 
-use liveviewer_wire::{frames, AbiInfo, Outcome, ABI_VERSION};
+use liveviewer_wire::{frames, v2, AbiInfo, AbiVersion, Outcome};
 use raw::{RawEvent, MEDIA_VENDOR};
+
+/// The ABI version the `transform_batch` export speaks (v2 unless built with `abi-v1`).
+pub const ABI: AbiVersion = if cfg!(feature = "abi-v1") { AbiVersion::V1 } else { AbiVersion::V2 };
 
 /// What this module reports through the `abi` export.
 pub fn info() -> AbiInfo {
     AbiInfo {
-        abi_version: ABI_VERSION,
+        abi_version: ABI as u32,
         name: env!("CARGO_PKG_NAME").to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        names: match ABI {
+            AbiVersion::V1 => Vec::new(),
+            AbiVersion::V2 => names::names().iter().map(|n| n.to_string()).collect(),
+        },
     }
 }
 
@@ -48,8 +57,27 @@ fn cut(mut reason: String) -> String {
     reason
 }
 
-/// The `transform_batch` export: framed messages in, a JSON array of outcomes out, in order.
+/// The `transform_batch` export: framed messages in, their outcomes out, in order, in the
+/// form of [`ABI`].
 pub fn transform_batch(batch: &[u8]) -> Result<Vec<u8>, frames::FrameError> {
+    match ABI {
+        AbiVersion::V1 => transform_batch_v1(batch),
+        AbiVersion::V2 => transform_batch_v2(batch),
+    }
+}
+
+/// ABI v2: the outcomes as binary, names from [`names::names`].
+pub fn transform_batch_v2(batch: &[u8]) -> Result<Vec<u8>, frames::FrameError> {
+    let messages = frames::decode(batch)?;
+    let mut out = v2::Encoder::new(names::ids(), messages.len());
+    for message in messages {
+        out.outcome(&transform(message));
+    }
+    Ok(out.finish())
+}
+
+/// ABI v1: the outcomes as a JSON array.
+pub fn transform_batch_v1(batch: &[u8]) -> Result<Vec<u8>, frames::FrameError> {
     let messages = frames::decode(batch)?;
     let outcomes: Vec<Outcome> = messages.into_iter().map(transform).collect();
     Ok(serde_json::to_vec(&outcomes).expect("outcomes always serialize"))

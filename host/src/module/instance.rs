@@ -14,7 +14,7 @@ pub struct ModuleInstance {
 
 impl ModuleInstance {
     pub(super) fn new(module: Module) -> Result<Self, ModuleFault> {
-        let plugin = Some(instantiate(module.compiled())?);
+        let plugin = Some(module.new_plugin()?);
         Ok(ModuleInstance { module, plugin, last_fuel: None })
     }
 
@@ -26,7 +26,7 @@ impl ModuleInstance {
     /// any state, and the next call starts afresh.
     fn call(&mut self, messages: &[&[u8]]) -> Result<Vec<Outcome>, ModuleFault> {
         if self.plugin.is_none() {
-            self.plugin = Some(instantiate(self.module.compiled())?);
+            self.plugin = Some(self.module.new_plugin()?);
         }
         let plugin = self.plugin.as_mut().expect("just made");
         let result = call(plugin, messages, &self.module);
@@ -88,12 +88,8 @@ impl Transform for ModuleInstance {
     }
 }
 
-fn instantiate(compiled: &extism::CompiledPlugin) -> Result<Plugin, ModuleFault> {
-    Plugin::new_from_compiled(compiled).map_err(|e| ModuleFault::Failed(format!("cannot instantiate: {e:#}")))
-}
-
 fn call(plugin: &mut Plugin, messages: &[&[u8]], module: &Module) -> Result<Vec<Outcome>, ModuleFault> {
     let input = frames::encode(messages.iter().copied());
     let bytes: &[u8] = plugin.call(EXPORT_TRANSFORM_BATCH, input.as_slice()).map_err(|e| classify(&e))?;
-    Ok(output::decode(bytes, messages.len(), &module.limits().output)?)
+    Ok(output::decode(module.format(), bytes, messages.len(), &module.limits().output)?)
 }

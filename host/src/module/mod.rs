@@ -10,11 +10,12 @@ mod instance;
 mod native;
 
 pub use instance::ModuleInstance;
-pub use liveviewer_profile::output::{self, validate_outcome, OutputError, OutputLimits};
+pub use liveviewer_profile::output::{self, validate_outcome, Format, OutputError, OutputLimits};
 pub use native::NativeTransform;
 
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
-use liveviewer_wire::{AbiInfo, Outcome, ABI_VERSION, EXPORT_ABI, EXPORT_TRANSFORM_BATCH};
+use liveviewer_wire::v2::NameTable;
+use liveviewer_wire::{AbiInfo, AbiVersion, Outcome, EXPORT_ABI, EXPORT_TRANSFORM_BATCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -112,8 +113,8 @@ pub enum LoadError {
     Compile(String),
     #[error("{0}")]
     Abi(String),
-    #[error("module speaks ABI version {found}; this host speaks version {expected}")]
-    AbiVersion { found: u32, expected: u32 },
+    #[error("module speaks ABI version {found}; this host speaks versions 1 and 2")]
+    AbiVersion { found: u32 },
 }
 
 impl LoadError {
@@ -192,6 +193,7 @@ pub struct Module {
 struct Inner {
     version: ModuleVersion,
     abi: AbiInfo,
+    format: Format,
     size: usize,
     limits: Limits,
     bytes: Arc<[u8]>,
@@ -212,13 +214,19 @@ impl Module {
         let bytes: Arc<[u8]> = Arc::from(bytes);
         let compiled = compile(&bytes, limits).map_err(LoadError::Compile)?;
         let abi = read_abi(&compiled)?;
-        if abi.abi_version != ABI_VERSION {
-            return Err(LoadError::AbiVersion { found: abi.abi_version, expected: ABI_VERSION });
-        }
+        let format = match AbiVersion::from_u32(abi.abi_version) {
+            Some(AbiVersion::V1) => Format::V1,
+            Some(AbiVersion::V2) => Format::V2(
+                NameTable::new(abi.names.clone())
+                    .map_err(|e| LoadError::Abi(format!("`{EXPORT_ABI}` declares a name table the host refuses: {e}")))?,
+            ),
+            None => return Err(LoadError::AbiVersion { found: abi.abi_version }),
+        };
         Ok(Module {
             inner: Arc::new(Inner {
                 version: ModuleVersion::of_bytes(&bytes),
                 abi,
+                format,
                 size: bytes.len(),
                 limits: limits.clone(),
                 bytes,
@@ -233,6 +241,11 @@ impl Module {
 
     pub fn abi(&self) -> &AbiInfo {
         &self.inner.abi
+    }
+
+    /// How this module's output is read (its ABI version).
+    pub fn format(&self) -> &Format {
+        &self.inner.format
     }
 
     pub fn size(&self) -> usize {
@@ -252,8 +265,11 @@ impl Module {
         ModuleInstance::new(self.clone())
     }
 
-    pub(crate) fn compiled(&self) -> &CompiledPlugin {
-        &self.inner.compiled
+    /// A new Extism instance of the module (its own store, memory and kernel); public for the
+    /// benchmarks, which measure what that costs.
+    pub fn new_plugin(&self) -> Result<extism::Plugin, ModuleFault> {
+        extism::Plugin::new_from_compiled(&self.inner.compiled)
+            .map_err(|e| ModuleFault::Failed(format!("cannot instantiate: {e:#}")))
     }
 }
 
@@ -267,6 +283,9 @@ fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledPlugin, String> {
     CompiledPlugin::new(builder).map_err(|e| format!("{e:#}"))
 }
 
+/// Largest answer of the `abi` export: a v2 name table of a few hundred names fits many times.
+const MAX_ABI_BYTES: usize = 64 << 10;
+
 fn read_abi(compiled: &CompiledPlugin) -> Result<AbiInfo, LoadError> {
     let mut plugin = extism::Plugin::new_from_compiled(compiled)
         .map_err(|e| LoadError::Compile(format!("cannot instantiate: {e:#}")))?;
@@ -279,8 +298,8 @@ fn read_abi(compiled: &CompiledPlugin) -> Result<AbiInfo, LoadError> {
     let out: Vec<u8> = plugin
         .call(EXPORT_ABI, Vec::<u8>::new())
         .map_err(|e| LoadError::Abi(format!("`{EXPORT_ABI}` failed: {e:#}")))?;
-    if out.len() > 4096 {
-        return Err(LoadError::Abi(format!("`{EXPORT_ABI}` returned {} bytes", out.len())));
+    if out.len() > MAX_ABI_BYTES {
+        return Err(LoadError::Abi(format!("`{EXPORT_ABI}` returned {} bytes (at most {MAX_ABI_BYTES})", out.len())));
     }
     serde_json::from_slice(&out)
         .map_err(|e| LoadError::Abi(format!("`{EXPORT_ABI}` returned something other than ABI info: {e}")))
