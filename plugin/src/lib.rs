@@ -6,6 +6,7 @@
 //! - [`entities`]: the media entities and event payloads, typed and checked.
 //! - [`logic`]: status, media, ad and session deltas of one media event.
 //! - [`names`]: the name table the module declares (ABI v2).
+//! - [`scan`], [`small_alloc`]: what makes the wasm build fast (byte scans, the allocator).
 //!
 //! Built for `wasm32-unknown-unknown` it is `transform.wasm` (exports `abi` and
 //! `transform_batch`, ABI v2, see `liveviewer_wire`); built natively it is the same logic as a
@@ -15,11 +16,17 @@ pub mod entities;
 pub mod logic;
 pub mod names;
 pub mod raw;
+pub mod scan;
+pub mod small_alloc;
 pub mod snowbridge_json;
 pub mod tsv;
 
 #[cfg(target_arch = "wasm32")]
 mod exports;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: small_alloc::SizeClasses = small_alloc::SizeClasses::new();
 
 use liveviewer_wire::{frames, v2, AbiInfo, AbiVersion, Outcome};
 use raw::{RawEvent, MEDIA_VENDOR};
@@ -87,8 +94,13 @@ fn run(message: &[u8]) -> Result<Outcome, String> {
     if message.iter().all(u8::is_ascii_whitespace) {
         return Err("empty message".into());
     }
-    let text = std::str::from_utf8(message)
-        .map_err(|e| format!("message is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))?;
+    let text = if scan::is_ascii(message) {
+        // SAFETY: ASCII is UTF-8; most messages are ASCII, and this is checked at SIMD speed.
+        unsafe { std::str::from_utf8_unchecked(message) }
+    } else {
+        std::str::from_utf8(message)
+            .map_err(|e| format!("message is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))?
+    };
     if text.trim_start().starts_with('{') {
         let raw = snowbridge_json::parse(text)?;
         let event = match classify(&raw) {
