@@ -5,6 +5,7 @@
 //! The native build of the same logic ([`NativeTransform`]) implements the same [`Transform`]
 //! trait, so the test vectors and benchmarks run both paths through one code path.
 
+mod engine;
 mod imports;
 mod instance;
 mod native;
@@ -53,8 +54,15 @@ impl fmt::Display for ModuleVersion {
 pub struct Limits {
     /// Largest module file accepted.
     pub max_module_bytes: usize,
-    /// Linear memory cap per instance, in 64 KiB wasm pages.
+    /// Memory cap per instance, in 64 KiB wasm pages: the module's linear memory and the
+    /// Extism kernel's (which holds the call's input and output) together.
     pub memory_max_pages: u32,
+    /// Most elements of a table (`table.grow` past it fails); a module has at most one table.
+    pub table_max_elements: u32,
+    /// Most instances of one module at once (the pipeline's workers, a candidate's check).
+    /// With the caps above, this bounds everything a module can make the host allocate:
+    /// `max_instances * (memory_max_pages * 64 KiB + table_max_elements * 8 bytes)`.
+    pub max_instances: u32,
     /// Fuel (about one unit per wasm instruction) allowed per module call. Fuel is
     /// deterministic and counted per instance, unlike a wall-clock timeout. The viewer-profile
     /// module uses about 200 000 per event (60 per input byte).
@@ -73,6 +81,8 @@ impl Default for Limits {
         Limits {
             max_module_bytes: 16 << 20,
             memory_max_pages: 1024,
+            table_max_elements: 65536,
+            max_instances: 16,
             fuel_per_call: 400_000_000,
             max_batch: 256,
             max_call_bytes: 1 << 20,
@@ -86,8 +96,14 @@ impl Limits {
         if self.max_module_bytes < 1024 {
             return Err("module.limits.max_module_bytes must be at least 1024".into());
         }
-        if self.memory_max_pages < 17 {
-            return Err("module.limits.memory_max_pages must be at least 17 (about 1 MiB)".into());
+        if !(17..=32768).contains(&self.memory_max_pages) {
+            return Err("module.limits.memory_max_pages must be between 17 (about 1 MiB) and 32768 (2 GiB)".into());
+        }
+        if !(1024..=1 << 24).contains(&self.table_max_elements) {
+            return Err("module.limits.table_max_elements must be between 1024 and 16777216".into());
+        }
+        if !(2..=256).contains(&self.max_instances) {
+            return Err("module.limits.max_instances must be between 2 and 256".into());
         }
         if self.fuel_per_call < 1_000_000 {
             return Err("module.limits.fuel_per_call must be at least 1000000".into());
@@ -207,9 +223,9 @@ impl Module {
         if bytes.len() > limits.max_module_bytes {
             return Err(LoadError::TooLarge { size: bytes.len(), max: limits.max_module_bytes });
         }
-        wasmparser::Validator::new()
+        wasmparser::Validator::new_with_features(engine::FEATURES)
             .validate_all(bytes)
-            .map_err(|e| LoadError::Compile(format!("not a valid wasm module: {e}")))?;
+            .map_err(|e| LoadError::Compile(format!("not a valid wasm module (WebAssembly 2.0): {e}")))?;
         imports::check(bytes).map_err(LoadError::Imports)?;
         let bytes: Arc<[u8]> = Arc::from(bytes);
         let compiled = compile(&bytes, limits).map_err(LoadError::Compile)?;
@@ -276,6 +292,7 @@ impl Module {
 fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledPlugin, String> {
     let manifest = Manifest::new([Wasm::data(bytes.to_vec())]).with_memory_max(limits.memory_max_pages);
     let builder = PluginBuilder::new(manifest)
+        .with_wasmtime_config(engine::config(limits))
         .with_wasi(false)
         .with_fuel_limit(limits.fuel_per_call)
         // No compilation cache on disk: the host writes nothing outside its data directory.

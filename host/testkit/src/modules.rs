@@ -227,3 +227,45 @@ pub const MEMORY_BOMB: &str = "(loop $more (br_if $more (i32.ne (memory.grow (i3
 pub const HUGE_OUTPUT: &str = "(call $output_set (call $alloc (i64.const 8388608)) (i64.const 8388608))";
 pub const NOT_JSON: &str = "(call $emit (i32.const 1024) (i32.const 16))";
 pub const NO_RESULTS: &str = "(call $emit (i32.const 2048) (i32.const 2))";
+
+/// The module of issue 13's report: both exports grow a table by `entries` (`table.grow`
+/// returns -1 when the host refuses). `transform_batch` then traps if the table grew, and
+/// answers `[]` (a wrong count) if it did not, so the fault's kind says which happened.
+pub fn table_grower(entries: u32) -> Vec<u8> {
+    let abi = r#"{"abi_version":1,"name":"tables","version":"0"}"#;
+    let text = format!(
+        r#"(module
+  (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+  (import "extism:host/env" "store_u8" (func $store_u8 (param i64 i32)))
+  (import "extism:host/env" "output_set" (func $output_set (param i64 i64)))
+  (memory (export "memory") 1)
+  (table $t 1 funcref)
+  (data (i32.const 0) "{abi_escaped}")
+  (data (i32.const 1024) "[]")
+  (func $emit (param $ptr i32) (param $len i32)
+    (local $off i64) (local $i i32)
+    (local.set $off (call $alloc (i64.extend_i32_u (local.get $len))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+        (call $store_u8
+          (i64.add (local.get $off) (i64.extend_i32_u (local.get $i)))
+          (i32.load8_u (i32.add (local.get $ptr) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (call $output_set (local.get $off) (i64.extend_i32_u (local.get $len))))
+  (func (export "abi") (result i32)
+    (drop (table.grow $t (ref.null func) (i32.const {entries})))
+    (call $emit (i32.const 0) (i32.const {abi_len}))
+    (i32.const 0))
+  (func (export "transform_batch") (result i32)
+    (if (i32.ne (table.grow $t (ref.null func) (i32.const {entries})) (i32.const -1))
+      (then unreachable))
+    (call $emit (i32.const 1024) (i32.const 2))
+    (i32.const 0))
+)"#,
+        abi_escaped = abi.replace('"', "\\\""),
+        abi_len = abi.len(),
+    );
+    wat::parse_str(&text).expect("valid WebAssembly text")
+}
