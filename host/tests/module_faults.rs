@@ -5,7 +5,7 @@
 
 
 use liveviewer::lifecycle::candidate;
-use liveviewer::module::{Limits, Module};
+use liveviewer::module::{Limits, Module, Transform};
 use liveviewer::vectors::VectorSet;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -117,6 +117,22 @@ fn a_module_has_at_most_max_instances_at_once() {
     assert_eq!(third.kind(), "error", "{third}");
     drop((one, two));
     module.instance().expect("an instance again once the others are gone");
+}
+
+/// Issue 13, item 8: instances were reused from call to call, so a module could keep state,
+/// pass the vectors, and answer differently later. Each batch now gets a fresh instance.
+#[test]
+fn a_module_keeps_no_state_from_one_batch_to_the_next() {
+    let wasm = std::fs::read(stateful_mutant(300)).unwrap();
+    let deployed = candidate::check(&wasm, &limits(), &VectorSet::embedded(), "test").expect("it passes the vectors");
+    let mut instance = deployed.module.instance().unwrap();
+    let mut native = liveviewer::module::NativeTransform::new();
+    let lines = sim_lines(400, 8);
+    for (i, line) in lines.iter().enumerate() {
+        let event = [line.as_bytes()];
+        let got = instance.transform_batch(&event).unwrap();
+        assert_eq!(got, native.transform_batch(&event).unwrap(), "batch {i} after the vectors");
+    }
 }
 
 fn sim_lines(n: usize, seed: u64) -> Vec<String> {

@@ -281,8 +281,8 @@ impl Module {
         ModuleInstance::new(self.clone())
     }
 
-    /// A new Extism instance of the module (its own store, memory and kernel); public for the
-    /// benchmarks, which measure what that costs.
+    /// A new Extism instance of the module (its own store, memory and kernel), as every batch
+    /// gets one; public for the benchmarks, which measure what that costs.
     pub fn new_plugin(&self) -> Result<extism::Plugin, ModuleFault> {
         extism::Plugin::new_from_compiled(&self.inner.compiled)
             .map_err(|e| ModuleFault::Failed(format!("cannot instantiate: {e:#}")))

@@ -269,3 +269,29 @@ pub fn table_grower(entries: u32) -> Vec<u8> {
     );
     wat::parse_str(&text).expect("valid WebAssembly text")
 }
+
+/// The real plugin with state kept between calls: it counts its calls and, from call
+/// `after`, answers every event with a skip. Passing the test vectors takes fewer calls, so
+/// it passes them on an instance that is reused, and misbehaves later.
+pub fn stateful_mutant(after: u32) -> PathBuf {
+    build_mutant(
+        "stateful",
+        &Mutation::exports(move |s| {
+            s.replace(
+                "    crate::transform_batch(&batch)",
+                &format!(
+                    r#"    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    if CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= {after} {{
+        let n = liveviewer_wire::frames::decode(&batch).map(|m| m.len()).unwrap_or(0);
+        let mut out = liveviewer_wire::v2::Encoder::new(crate::names::ids(), n);
+        for _ in 0..n {{
+            out.outcome(&liveviewer_wire::Outcome::Skip {{ reason: "changed my mind".into() }});
+        }}
+        return Ok(out.finish());
+    }}
+    crate::transform_batch(&batch)"#
+                ),
+            )
+        }),
+    )
+}
