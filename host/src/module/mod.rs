@@ -65,7 +65,7 @@ pub struct Limits {
     pub max_instances: u32,
     /// Fuel (about one unit per wasm instruction) allowed per module call. Fuel is
     /// deterministic and counted per instance, unlike a wall-clock timeout. The viewer-profile
-    /// module uses about 200 000 per event (60 per input byte).
+    /// module uses about 100 000 per event (40 per input byte).
     pub fuel_per_call: u64,
     /// Most events per module call.
     pub max_batch: usize,
