@@ -616,6 +616,10 @@ impl Config {
             return Err("pipeline.retry_initial_ms must be at least 1 and at most retry_max_ms".into());
         }
         self.module.limits.validate()?;
+        // Each worker runs its calls on an instance of its own; a candidate's check needs one more.
+        if p.module_workers() >= self.module.limits.max_instances as usize {
+            return Err("pipeline.module_workers must be below module.limits.max_instances".into());
+        }
         self.module.health.validate()?;
         for (name, token) in [("http.admin_token", &self.http.admin_token), ("http.ingest_token", &self.http.ingest_token)] {
             if let Some(t) = token {
