@@ -93,9 +93,11 @@ fn kill_dash_nine_at_twenty_random_moments_loses_nothing_and_counts_nothing_twic
     let producer = {
         let (addr, msgs) = (kafka.addr.clone(), msgs.clone());
         std::thread::spawn(move || {
-            for chunk in msgs.chunks(400) {
+            // Spread over about a minute, most of the twenty kills: the host consumes faster
+            // than this, so the kills fall while there is traffic to lose.
+            for chunk in msgs.chunks(100) {
                 liveviewer_testkit::kafka::produce_to(&addr, name, chunk.iter().map(|(k, v)| (k.as_str(), v.as_slice())), Codec::Lz4, 5);
-                std::thread::sleep(Duration::from_millis(60));
+                std::thread::sleep(Duration::from_millis(300));
             }
         })
     };

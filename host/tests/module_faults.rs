@@ -5,7 +5,7 @@
 
 
 use liveviewer::lifecycle::candidate;
-use liveviewer::module::{Limits, Module, Transform};
+use liveviewer::module::{CheckStep, Limits, Module, Transform};
 use liveviewer::vectors::VectorSet;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -46,22 +46,22 @@ fn runtime_faults_are_classified_event_by_event() {
 fn candidates_are_refused_at_the_step_that_fails() {
     let vectors = VectorSet::embedded();
     let no_abi = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "transform_batch") (result i32) (i32.const 0)))"#).unwrap();
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("size", vec![0u8; 17 << 20], "more than the limit"),
-        ("compile", b"this is not a wasm module".to_vec(), "not a valid wasm module"),
+    let cases: Vec<(CheckStep, Vec<u8>, &str)> = vec![
+        (CheckStep::Size, vec![0u8; 17 << 20], "more than the limit"),
+        (CheckStep::Compile, b"this is not a wasm module".to_vec(), "not a valid wasm module"),
         // Proposals past WebAssembly 2.0 allocate outside the caps: two memories, 64-bit ones.
-        ("compile", wat::parse_str("(module (memory 1) (memory 1))").unwrap(), "WebAssembly 2.0"),
-        ("compile", wat::parse_str("(module (memory i64 1))").unwrap(), "WebAssembly 2.0"),
-        ("imports", wat_module(1, NOT_JSON, WASI), "wasi_snapshot_preview1::fd_write"),
-        ("imports", wat_module(1, NOT_JSON, HOST_FN), "env::now"),
-        ("abi", no_abi, "has no `abi` export"),
-        ("abi", wat_module(3, NOT_JSON, ""), "module speaks ABI version 3; this host speaks versions 1 and 2"),
-        ("vectors", wat_module(1, LOOP, ""), "ran out of fuel"),
-        ("vectors", wat_module(1, TRAP, ""), "trapped"),
-        ("vectors", wat_module(1, MEMORY_BOMB, ""), "memory cap"),
-        ("vectors", wat_module(1, HUGE_OUTPUT, ""), "output too large"),
-        ("vectors", wat_module(1, NOT_JSON, ""), "output malformed"),
-        ("vectors", wat_module(1, NO_RESULTS, ""), "returned 0 results for"),
+        (CheckStep::Compile, wat::parse_str("(module (memory 1) (memory 1))").unwrap(), "WebAssembly 2.0"),
+        (CheckStep::Compile, wat::parse_str("(module (memory i64 1))").unwrap(), "WebAssembly 2.0"),
+        (CheckStep::Imports, wat_module(1, NOT_JSON, WASI), "wasi_snapshot_preview1::fd_write"),
+        (CheckStep::Imports, wat_module(1, NOT_JSON, HOST_FN), "env::now"),
+        (CheckStep::Abi, no_abi, "has no `abi` export"),
+        (CheckStep::Abi, wat_module(3, NOT_JSON, ""), "module speaks ABI version 3; this host speaks versions 1 and 2"),
+        (CheckStep::Vectors, wat_module(1, LOOP, ""), "ran out of fuel"),
+        (CheckStep::Vectors, wat_module(1, TRAP, ""), "trapped"),
+        (CheckStep::Vectors, wat_module(1, MEMORY_BOMB, ""), "memory cap"),
+        (CheckStep::Vectors, wat_module(1, HUGE_OUTPUT, ""), "output too large"),
+        (CheckStep::Vectors, wat_module(1, NOT_JSON, ""), "output malformed"),
+        (CheckStep::Vectors, wat_module(1, NO_RESULTS, ""), "returned 0 results for"),
     ];
     for (step, bytes, reason) in cases {
         let started = Instant::now();
@@ -76,7 +76,7 @@ fn candidates_are_refused_at_the_step_that_fails() {
         &Mutation::logic(|l| l.replace("} else if player.paused {\n            PAUSED_VIDEO", "} else if player.paused {\n            WATCHING_VIDEO")),
     );
     let refusal = candidate::check(&std::fs::read(wrong).unwrap(), &limits(), &vectors, "test").err().expect("refused");
-    assert_eq!(refusal.step, "vectors");
+    assert_eq!(refusal.step, CheckStep::Vectors);
     assert!(refusal.reason.contains("005-event-pause") && refusal.reason.contains("PAUSED_VIDEO"), "{}", refusal.reason);
 }
 
@@ -159,6 +159,21 @@ fn ingest(host: &Host, lines: &[String]) -> Value {
 
 const TOKEN: &str = "admin-token-for-tests-0123";
 
+/// Announces a 17 MiB module and sends only its first bytes: the host must refuse it from the
+/// head. (Sending it whole races the refusal: the host answers and closes while the client
+/// still writes, and the client sees a broken pipe instead of the answer.)
+fn announce_oversized_module(host: &Host) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = host.url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "PUT /admin/module HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n", 17 << 20).unwrap();
+    s.write_all(&[0u8; 4096]).unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim_end().to_owned()
+}
+
 #[test]
 fn a_running_host_refuses_bad_modules_contains_faulty_ones_and_rolls_back_an_unhealthy_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,7 +206,7 @@ fn a_running_host_refuses_bad_modules_contains_faulty_ones_and_rolls_back_an_unh
         assert_eq!(status["active"]["version"], builtin.as_str(), "the active module runs on");
         assert_eq!(ingest(&host, &lines[..10])["accepted"], 10);
     }
-    assert_eq!(admin(&host, "PUT", "/admin/module", vec![0; 17 << 20], TOKEN).0, 413);
+    assert_eq!(announce_oversized_module(&host), "HTTP/1.1 413 Payload Too Large");
 
     // A module that passes the vectors but faults on some live events: only those are
     // dead-lettered, with the fault as reason.

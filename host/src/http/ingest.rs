@@ -90,7 +90,7 @@ pub async fn snowbridge(State(s): State<Arc<Shared>>, request: Request) -> Respo
         Ok(None) => (
             StatusCode::SERVICE_UNAVAILABLE,
             [("retry-after", STORE_RETRY_AFTER_S)],
-            Json(json!({"error": "the events were not written in time (the store is slow or failing); retry later"})),
+            Json(json!({"error": "the events were not made durable in time (the store or the dead-letter target is slow or failing); retry later"})),
         )
             .into_response(),
         Ok(Some(r)) => Json(json!({

@@ -118,6 +118,41 @@ impl Limits {
     }
 }
 
+/// The check a candidate module failed, in the order they run. Its name is part of the admin
+/// API's answer and of the fleet's records, so it never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStep {
+    /// More bytes than `module.limits.max_module_bytes`.
+    Size,
+    /// Imports something the host does not provide.
+    Imports,
+    /// Not valid WebAssembly for this runtime.
+    Compile,
+    /// Exports or ABI version the host does not speak.
+    Abi,
+    /// Fails or faults on the test vectors.
+    Vectors,
+}
+
+impl CheckStep {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckStep::Size => "size",
+            CheckStep::Imports => "imports",
+            CheckStep::Compile => "compile",
+            CheckStep::Abi => "abi",
+            CheckStep::Vectors => "vectors",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Why a candidate module was refused; [`LoadError::step`] names the check that failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
@@ -134,12 +169,12 @@ pub enum LoadError {
 }
 
 impl LoadError {
-    pub fn step(&self) -> &'static str {
+    pub fn step(&self) -> CheckStep {
         match self {
-            LoadError::TooLarge { .. } => "size",
-            LoadError::Imports(_) => "imports",
-            LoadError::Compile(_) => "compile",
-            LoadError::Abi(_) | LoadError::AbiVersion { .. } => "abi",
+            LoadError::TooLarge { .. } => CheckStep::Size,
+            LoadError::Imports(_) => CheckStep::Imports,
+            LoadError::Compile(_) => CheckStep::Compile,
+            LoadError::Abi(_) | LoadError::AbiVersion { .. } => CheckStep::Abi,
         }
     }
 }
