@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (cargo fuzz / libFuzzer, on the stable toolchain, without a
 # sanitizer) of the module's input parsing (TSV and Snowbridge JSON), its batch framing, and
-# the host's handling of module output. Each target runs SECONDS (default 600); the corpora
-# in host/fuzz/corpus/ grow and are minimised; a crash leaves its input in
-# host/fuzz/regressions/<target>/, which `cargo test` then runs (host/tests/fuzz_regressions.rs).
+# the host's handling of module output (ABI v1 JSON, ABI v2 binary). Each target runs
+# SECONDS (default 600); the corpora in host/fuzz/corpus/ grow and are minimised; a crash
+# leaves its input in host/fuzz/regressions/<target>/, which `cargo test` then runs
+# (host/tests/fuzz_regressions.rs).
 #   ./scripts/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,7 +14,7 @@ cd "$ROOT"
 SECS="${1:-600}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(tsv json frames module_output)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(tsv json frames module_output module_output_v2)
 
 FUZZ_BIN="$LIVEVIEWER_CACHE/cargo-fuzz/bin"
 if ! "$FUZZ_BIN/cargo-fuzz" --version 2>/dev/null | grep -q "0.13.2"; then

@@ -95,7 +95,7 @@ HOST_CONFIG_KEYS = {
                      "write_concurrency": None},
         "flush_interval_ms": None,
     },
-    "pipeline": {"batch_max": None, "batch_wait_ms": None, "queue_batches": None, "retry_initial_ms": None,
+    "pipeline": {"batch_max": None, "batch_wait_ms": None, "retry_initial_ms": None,
                  "retry_max_ms": None, "max_message_bytes": None, "max_tracked_viewers": None,
                  "module_workers": None},
     "module": {"path": None, "vectors_dir": None, "limits": ANY},

@@ -383,8 +383,6 @@ pub struct PipelineConfig {
     pub batch_max: usize,
     /// How long a batch waits to fill up.
     pub batch_wait_ms: u64,
-    /// Most batches queued for processing; a full queue slows the sources down.
-    pub queue_batches: usize,
     /// Retry backoff for transient store errors: first and largest wait.
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
@@ -425,7 +423,6 @@ impl Default for PipelineConfig {
         PipelineConfig {
             batch_max: 512,
             batch_wait_ms: 20,
-            queue_batches: 4,
             retry_initial_ms: 50,
             retry_max_ms: 5_000,
             max_message_bytes: 1 << 20,
@@ -633,9 +630,6 @@ impl Config {
         if p.module_workers > 64 {
             return Err("pipeline.module_workers must be at most 64 (0: one per core)".into());
         }
-        if p.queue_batches == 0 {
-            return Err("pipeline.queue_batches must be at least 1".into());
-        }
         if p.max_profile_bytes < 4096 || p.max_profile_bytes > 390 << 10 {
             return Err("pipeline.max_profile_bytes must be between 4096 and 399360 (DynamoDB's item limit)".into());
         }
@@ -649,6 +643,10 @@ impl Config {
             return Err("pipeline.retry_initial_ms must be at least 1 and at most retry_max_ms".into());
         }
         self.module.limits.validate()?;
+        // Each worker runs its calls on an instance of its own; a candidate's check needs one more.
+        if p.module_workers() >= self.module.limits.max_instances as usize {
+            return Err("pipeline.module_workers must be below module.limits.max_instances".into());
+        }
         self.module.health.validate()?;
         for (name, token) in [("http.admin_token", &self.http.admin_token), ("http.ingest_token", &self.http.ingest_token)] {
             if let Some(t) = token {

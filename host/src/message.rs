@@ -14,7 +14,14 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
-    Kafka { topic: String, partition: i32, offset: i64 },
+    Kafka {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        /// The broker's timestamp of the record (epoch ms), where it has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timestamp: Option<i64>,
+    },
     File { file: String, line: u64 },
     Http { request: u64, index: usize },
     Simulator { seq: u64 },
@@ -23,9 +30,11 @@ pub enum Origin {
 impl Origin {
     /// For sources that redeliver (Kafka), the partition and offset a profile remembers so
     /// that the same message is never merged twice.
-    pub fn watermark(&self) -> Option<(String, i64)> {
+    pub fn watermark(&self) -> Option<crate::profile::state::Position> {
         match self {
-            Origin::Kafka { topic, partition, offset } => Some((format!("{topic}/{partition}"), *offset)),
+            Origin::Kafka { topic, partition, offset, timestamp } => {
+                Some(crate::profile::state::Position { source: format!("{topic}/{partition}"), offset: *offset, timestamp: *timestamp })
+            }
             _ => None,
         }
     }

@@ -1,6 +1,8 @@
 //! The fuzzers' corpora and the inputs that once crashed them, run as ordinary tests with the
 //! fuzz targets' own properties (`scripts/fuzz.sh` runs the fuzzers themselves).
 
+use liveviewer_profile::output::{decode, Format};
+use liveviewer_wire::v2::NameTable;
 use std::path::{Path, PathBuf};
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -38,10 +40,11 @@ fn module_input_corpora() {
 fn frames_corpus() {
     let inputs = inputs("frames");
     assert!(!inputs.is_empty());
+    let format = Format::V2(NameTable::new(transform::names::names().iter().map(|n| n.to_string()).collect()).unwrap());
     for (path, data) in inputs {
         if let Ok(out) = transform::transform_batch(&data) {
             let n = liveviewer_wire::frames::decode(&data).unwrap().len();
-            assert!(liveviewer_profile::output::decode(&out, n, &Default::default()).is_ok(), "{}", path.display());
+            assert!(decode(&format, &out, n, &Default::default()).is_ok(), "{}", path.display());
         }
     }
 }
@@ -52,6 +55,16 @@ fn module_output_corpus() {
     assert!(!inputs.is_empty());
     for (path, data) in inputs {
         let result = std::panic::catch_unwind(|| liveviewer_profile::output::check_output(&data));
+        assert!(result.is_ok(), "{}", path.display());
+    }
+}
+
+#[test]
+fn module_output_v2_corpus() {
+    let inputs = inputs("module_output_v2");
+    assert!(!inputs.is_empty());
+    for (path, data) in inputs {
+        let result = std::panic::catch_unwind(|| liveviewer_profile::output::check_output_v2(&data, transform::names::names()));
         assert!(result.is_ok(), "{}", path.display());
     }
 }

@@ -5,7 +5,7 @@
 
 
 use liveviewer::lifecycle::candidate;
-use liveviewer::module::{Limits, Module};
+use liveviewer::module::{CheckStep, Limits, Module, Transform};
 use liveviewer::vectors::VectorSet;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -46,19 +46,22 @@ fn runtime_faults_are_classified_event_by_event() {
 fn candidates_are_refused_at_the_step_that_fails() {
     let vectors = VectorSet::embedded();
     let no_abi = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "transform_batch") (result i32) (i32.const 0)))"#).unwrap();
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("size", vec![0u8; 17 << 20], "more than the limit"),
-        ("compile", b"this is not a wasm module".to_vec(), "not a valid wasm module"),
-        ("imports", wat_module(1, NOT_JSON, WASI), "wasi_snapshot_preview1::fd_write"),
-        ("imports", wat_module(1, NOT_JSON, HOST_FN), "env::now"),
-        ("abi", no_abi, "has no `abi` export"),
-        ("abi", wat_module(2, NOT_JSON, ""), "module speaks ABI version 2; this host speaks version 1"),
-        ("vectors", wat_module(1, LOOP, ""), "ran out of fuel"),
-        ("vectors", wat_module(1, TRAP, ""), "trapped"),
-        ("vectors", wat_module(1, MEMORY_BOMB, ""), "memory cap"),
-        ("vectors", wat_module(1, HUGE_OUTPUT, ""), "output too large"),
-        ("vectors", wat_module(1, NOT_JSON, ""), "output malformed"),
-        ("vectors", wat_module(1, NO_RESULTS, ""), "returned 0 results for"),
+    let cases: Vec<(CheckStep, Vec<u8>, &str)> = vec![
+        (CheckStep::Size, vec![0u8; 17 << 20], "more than the limit"),
+        (CheckStep::Compile, b"this is not a wasm module".to_vec(), "not a valid wasm module"),
+        // Proposals past WebAssembly 2.0 allocate outside the caps: two memories, 64-bit ones.
+        (CheckStep::Compile, wat::parse_str("(module (memory 1) (memory 1))").unwrap(), "WebAssembly 2.0"),
+        (CheckStep::Compile, wat::parse_str("(module (memory i64 1))").unwrap(), "WebAssembly 2.0"),
+        (CheckStep::Imports, wat_module(1, NOT_JSON, WASI), "wasi_snapshot_preview1::fd_write"),
+        (CheckStep::Imports, wat_module(1, NOT_JSON, HOST_FN), "env::now"),
+        (CheckStep::Abi, no_abi, "has no `abi` export"),
+        (CheckStep::Abi, wat_module(3, NOT_JSON, ""), "module speaks ABI version 3; this host speaks versions 1 and 2"),
+        (CheckStep::Vectors, wat_module(1, LOOP, ""), "ran out of fuel"),
+        (CheckStep::Vectors, wat_module(1, TRAP, ""), "trapped"),
+        (CheckStep::Vectors, wat_module(1, MEMORY_BOMB, ""), "memory cap"),
+        (CheckStep::Vectors, wat_module(1, HUGE_OUTPUT, ""), "output too large"),
+        (CheckStep::Vectors, wat_module(1, NOT_JSON, ""), "output malformed"),
+        (CheckStep::Vectors, wat_module(1, NO_RESULTS, ""), "returned 0 results for"),
     ];
     for (step, bytes, reason) in cases {
         let started = Instant::now();
@@ -73,8 +76,63 @@ fn candidates_are_refused_at_the_step_that_fails() {
         &Mutation::logic(|l| l.replace("} else if player.paused {\n            PAUSED_VIDEO", "} else if player.paused {\n            WATCHING_VIDEO")),
     );
     let refusal = candidate::check(&std::fs::read(wrong).unwrap(), &limits(), &vectors, "test").err().expect("refused");
-    assert_eq!(refusal.step, "vectors");
+    assert_eq!(refusal.step, CheckStep::Vectors);
     assert!(refusal.reason.contains("005-event-pause") && refusal.reason.contains("PAUSED_VIDEO"), "{}", refusal.reason);
+}
+
+/// Issue 13, item 2: tables were outside the memory cap; a module growing one by 64 M entries
+/// took the host's memory up by half a gigabyte, for good.
+#[test]
+fn a_module_cannot_grow_its_tables_past_the_cap() {
+    let bomb = table_grower(64 << 20);
+    let module = Module::load(&bomb, &limits()).expect("loads: the grown table is refused, not the module");
+    let mut instance = module.instance().unwrap();
+    let fault = instance.transform_contained(&[b"one"]).pop().unwrap().unwrap_err();
+    assert_eq!(fault.kind(), "wrong_count", "table.grow by 64 M entries must fail (a trap means it grew): {fault}");
+
+    // From outside: the host's resident memory, before and after three such candidates.
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::start(
+        &["demo", "--listen", "127.0.0.1:0", "--viewers", "0", "--data-dir", dir.path().to_str().unwrap()],
+        &[("LIVEVIEWER_ADMIN_TOKEN", TOKEN)],
+    );
+    admin(&host, "GET", "/admin/module", vec![], TOKEN);
+    let before = host.proc.rss_bytes();
+    for _ in 0..3 {
+        let (code, answer) = admin(&host, "PUT", "/admin/module", bomb.clone(), TOKEN);
+        assert_eq!((code, answer["step"].as_str()), (422, Some("vectors")), "{answer}");
+    }
+    let after = host.proc.rss_bytes();
+    eprintln!("resident memory before the candidates {} MiB, after {} MiB", before >> 20, after >> 20);
+    assert!(after < before + (64 << 20), "resident memory went from {} MiB to {} MiB", before >> 20, after >> 20);
+}
+
+/// What a module holds is counted across its instances: each has the caps above, and there
+/// are at most `max_instances` of them at once.
+#[test]
+fn a_module_has_at_most_max_instances_at_once() {
+    let module = Module::load(&wat_module(1, NO_RESULTS, ""), &Limits { max_instances: 2, ..limits() }).unwrap();
+    let (one, two) = (module.instance().unwrap(), module.instance().unwrap());
+    let third = module.instance().err().expect("a third instance is refused");
+    assert_eq!(third.kind(), "error", "{third}");
+    drop((one, two));
+    module.instance().expect("an instance again once the others are gone");
+}
+
+/// Issue 13, item 8: instances were reused from call to call, so a module could keep state,
+/// pass the vectors, and answer differently later. Each batch now gets a fresh instance.
+#[test]
+fn a_module_keeps_no_state_from_one_batch_to_the_next() {
+    let wasm = std::fs::read(stateful_mutant(300)).unwrap();
+    let deployed = candidate::check(&wasm, &limits(), &VectorSet::embedded(), "test").expect("it passes the vectors");
+    let mut instance = deployed.module.instance().unwrap();
+    let mut native = liveviewer::module::NativeTransform::new();
+    let lines = sim_lines(400, 8);
+    for (i, line) in lines.iter().enumerate() {
+        let event = [line.as_bytes()];
+        let got = instance.transform_batch(&event).unwrap();
+        assert_eq!(got, native.transform_batch(&event).unwrap(), "batch {i} after the vectors");
+    }
 }
 
 fn sim_lines(n: usize, seed: u64) -> Vec<String> {
@@ -100,6 +158,21 @@ fn ingest(host: &Host, lines: &[String]) -> Value {
 }
 
 const TOKEN: &str = "admin-token-for-tests-0123";
+
+/// Announces a 17 MiB module and sends only its first bytes: the host must refuse it from the
+/// head. (Sending it whole races the refusal: the host answers and closes while the client
+/// still writes, and the client sees a broken pipe instead of the answer.)
+fn announce_oversized_module(host: &Host) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = host.url.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "PUT /admin/module HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\n\r\n", 17 << 20).unwrap();
+    s.write_all(&[0u8; 4096]).unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    line.trim_end().to_owned()
+}
 
 #[test]
 fn a_running_host_refuses_bad_modules_contains_faulty_ones_and_rolls_back_an_unhealthy_one() {
@@ -133,7 +206,7 @@ fn a_running_host_refuses_bad_modules_contains_faulty_ones_and_rolls_back_an_unh
         assert_eq!(status["active"]["version"], builtin.as_str(), "the active module runs on");
         assert_eq!(ingest(&host, &lines[..10])["accepted"], 10);
     }
-    assert_eq!(admin(&host, "PUT", "/admin/module", vec![0; 17 << 20], TOKEN).0, 413);
+    assert_eq!(announce_oversized_module(&host), "HTTP/1.1 413 Payload Too Large");
 
     // A module that passes the vectors but faults on some live events: only those are
     // dead-lettered, with the fault as reason.

@@ -1,8 +1,9 @@
-//! The test vectors through the real compiled module (the pipeline's own runtime) and through
-//! the native build: every case passes on both, and both give the same outcome for every
-//! event. A module built from a deliberately broken plugin fails them.
+//! The test vectors through the real compiled module (ABI v2, the pipeline's own runtime) and
+//! through the native build: every case passes on both, and both give the same outcome for
+//! every event. ABI v1 modules pass them too. A module built from a deliberately broken plugin
+//! fails them.
 
-use liveviewer::module::{Limits, Module, NativeTransform, Transform, BUILTIN_WASM};
+use liveviewer::module::{Format, Limits, Module, NativeTransform, Transform, BUILTIN_WASM};
 use liveviewer::vectors::{run_all, VectorSet};
 use std::path::Path;
 use std::process::Command;
@@ -24,6 +25,50 @@ fn every_vector_passes_through_the_wasm_module_and_natively_with_the_same_outcom
     for case in &cases {
         let msgs: Vec<&[u8]> = case.messages.iter().map(Vec::as_slice).collect();
         assert_eq!(wasm.transform_batch(&msgs).unwrap(), native.transform_batch(&msgs).unwrap(), "{}", case.name);
+    }
+}
+
+/// The wasm build has code of its own (SIMD scans, its allocator): on every input the fuzzers
+/// keep (thousands of odd messages) and on the real session, it says what the native build says.
+#[test]
+fn wasm_and_native_agree_on_the_fuzzers_corpora() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut messages: Vec<Vec<u8>> = Vec::new();
+    for dir in ["fuzz/corpus/tsv", "fuzz/corpus/json"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            messages.push(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+    }
+    let fixture = std::fs::read_to_string(root.join("../test-vectors/fixtures/snowplow-micro-media.tsv")).unwrap();
+    messages.extend(fixture.lines().map(|l| l.as_bytes().to_vec()));
+    assert!(messages.len() > 1000, "{} messages", messages.len());
+    let module = Module::load(BUILTIN_WASM, &Limits::default()).unwrap();
+    let mut wasm = module.instance().unwrap();
+    let mut native = NativeTransform::new();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    for chunk in refs.chunks(64) {
+        assert_eq!(wasm.transform_batch(chunk).unwrap(), native.transform_batch(chunk).unwrap());
+    }
+}
+
+/// A host speaks ABI v1 as well: the module of the release before ABI v2 (as it shipped:
+/// tests/modules/README.md), and today's logic built with `abi-v1`, each load as v1, pass every
+/// vector and give the native build's outcomes.
+#[test]
+fn v1_modules_load_pass_the_vectors_and_run() {
+    let cases = VectorSet::embedded().cases().unwrap();
+    let released = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modules/abi-v1-release.wasm");
+    for wasm in [released, build_mutant("abi-v1", &Mutation::abi_v1())] {
+        let module = Module::load(&std::fs::read(&wasm).unwrap(), &Limits::default()).unwrap();
+        assert_eq!((module.abi().abi_version, module.format()), (1, &Format::V1), "{}", wasm.display());
+        let mut v1 = module.instance().unwrap();
+        let failed: Vec<String> = run_all(&cases, &mut v1).into_iter().filter(|r| !r.passed()).map(|r| format!("{}: {:?}", r.name, r.failures)).collect();
+        assert!(failed.is_empty(), "{}: {failed:#?}", wasm.display());
+        let mut native = NativeTransform::new();
+        for case in &cases {
+            let msgs: Vec<&[u8]> = case.messages.iter().map(Vec::as_slice).collect();
+            assert_eq!(v1.transform_batch(&msgs).unwrap(), native.transform_batch(&msgs).unwrap(), "{}", case.name);
+        }
     }
 }
 

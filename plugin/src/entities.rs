@@ -197,7 +197,8 @@ impl Session<'_> {
         check_len("session.startedAt", &self.started_at, 64)?;
         for (name, v) in self.counters() {
             if let Some(v) = v {
-                check_range(&format!("session.{name}"), v, 0.0, MAX_SECONDS)?;
+                // The name is spelled out only for the error: this runs on every event.
+                check_range("", v, 0.0, MAX_SECONDS).map_err(|e| format!("session.{name}{e}"))?;
             }
         }
         if let Some(r) = self.avg_playback_rate {

@@ -1,4 +1,4 @@
-//! The wasm exports (ABI v1). Thin on purpose: all logic is in the library, testable natively.
+//! The wasm exports (ABI v2). Thin on purpose: all logic is in the library, testable natively.
 
 use extism_pdk::{plugin_fn, FnResult, WithReturnCode};
 

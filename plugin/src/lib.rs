@@ -5,29 +5,45 @@
 //! - [`tsv`], [`snowbridge_json`]: the two input forms.
 //! - [`entities`]: the media entities and event payloads, typed and checked.
 //! - [`logic`]: status, media, ad and session deltas of one media event.
+//! - [`names`]: the name table the module declares (ABI v2).
+//! - [`scan`], [`small_alloc`]: what makes the wasm build fast (byte scans, the allocator).
 //!
 //! Built for `wasm32-unknown-unknown` it is `transform.wasm` (exports `abi` and
-//! `transform_batch`, see `liveviewer_wire`); built natively it is the same logic as a library,
-//! which the host's tests and benchmarks run beside the wasm.
+//! `transform_batch`, ABI v2, see `liveviewer_wire`); built natively it is the same logic as a
+//! library, which the host's tests and benchmarks run beside the wasm.
 
 pub mod entities;
 pub mod logic;
+pub mod names;
 pub mod raw;
+pub mod scan;
+pub mod small_alloc;
 pub mod snowbridge_json;
 pub mod tsv;
 
 #[cfg(target_arch = "wasm32")]
 mod exports;
 
-use liveviewer_wire::{frames, AbiInfo, Outcome, ABI_VERSION};
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: small_alloc::SizeClasses = small_alloc::SizeClasses::new();
+
+use liveviewer_wire::{frames, v2, AbiInfo, AbiVersion, Outcome};
 use raw::{RawEvent, MEDIA_VENDOR};
+
+/// The ABI version the `transform_batch` export speaks (v2 unless built with `abi-v1`).
+pub const ABI: AbiVersion = if cfg!(feature = "abi-v1") { AbiVersion::V1 } else { AbiVersion::V2 };
 
 /// What this module reports through the `abi` export.
 pub fn info() -> AbiInfo {
     AbiInfo {
-        abi_version: ABI_VERSION,
+        abi_version: ABI as u32,
         name: env!("CARGO_PKG_NAME").to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        names: match ABI {
+            AbiVersion::V1 => Vec::new(),
+            AbiVersion::V2 => names::names().iter().map(|n| n.to_string()).collect(),
+        },
     }
 }
 
@@ -48,8 +64,27 @@ fn cut(mut reason: String) -> String {
     reason
 }
 
-/// The `transform_batch` export: framed messages in, a JSON array of outcomes out, in order.
+/// The `transform_batch` export: framed messages in, their outcomes out, in order, in the
+/// form of [`ABI`].
 pub fn transform_batch(batch: &[u8]) -> Result<Vec<u8>, frames::FrameError> {
+    match ABI {
+        AbiVersion::V1 => transform_batch_v1(batch),
+        AbiVersion::V2 => transform_batch_v2(batch),
+    }
+}
+
+/// ABI v2: the outcomes as binary, names from [`names::names`].
+pub fn transform_batch_v2(batch: &[u8]) -> Result<Vec<u8>, frames::FrameError> {
+    let messages = frames::decode(batch)?;
+    let mut out = v2::Encoder::new(names::ids(), messages.len());
+    for message in messages {
+        out.outcome(&transform(message));
+    }
+    Ok(out.finish())
+}
+
+/// ABI v1: the outcomes as a JSON array.
+pub fn transform_batch_v1(batch: &[u8]) -> Result<Vec<u8>, frames::FrameError> {
     let messages = frames::decode(batch)?;
     let outcomes: Vec<Outcome> = messages.into_iter().map(transform).collect();
     Ok(serde_json::to_vec(&outcomes).expect("outcomes always serialize"))
@@ -59,8 +94,13 @@ fn run(message: &[u8]) -> Result<Outcome, String> {
     if message.iter().all(u8::is_ascii_whitespace) {
         return Err("empty message".into());
     }
-    let text = std::str::from_utf8(message)
-        .map_err(|e| format!("message is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))?;
+    let text = if scan::is_ascii(message) {
+        // SAFETY: ASCII is UTF-8; most messages are ASCII, and this is checked at SIMD speed.
+        unsafe { std::str::from_utf8_unchecked(message) }
+    } else {
+        std::str::from_utf8(message)
+            .map_err(|e| format!("message is not valid UTF-8 (bad byte at offset {})", e.valid_up_to()))?
+    };
     if text.trim_start().starts_with('{') {
         let raw = snowbridge_json::parse(text)?;
         let event = match classify(&raw) {

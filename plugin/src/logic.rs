@@ -287,39 +287,45 @@ fn media_value(player: &MediaPlayer, data: &EventData, session_id: Option<&str>)
     let rate = data.new_rate.or(player.playback_rate);
     let volume = data.new_volume.or(player.volume);
     let quality = data.new_quality.as_ref().or(player.quality.as_ref());
-    json!({
-        "session_id": session_id,
-        "label": opt_str(&player.label),
-        "media_type": opt_str(&player.media_type),
-        "player_type": opt_str(&player.player_type),
-        "duration": player.duration,
-        "current_time": player.current_time,
-        "percent": percent,
-        "livestream": player.livestream,
-        "playback_rate": rate,
-        "volume": volume,
-        "muted": player.muted,
-        "fullscreen": fullscreen,
-        "picture_in_picture": pip,
-        "quality": quality.map(|q| q.as_str()),
-        "loop": player.looped,
-    })
+    object([
+        ("current_time", json!(player.current_time)),
+        ("duration", json!(player.duration)),
+        ("fullscreen", json!(fullscreen)),
+        ("label", opt_str(&player.label)),
+        ("livestream", json!(player.livestream)),
+        ("loop", json!(player.looped)),
+        ("media_type", opt_str(&player.media_type)),
+        ("muted", json!(player.muted)),
+        ("percent", percent),
+        ("picture_in_picture", json!(pip)),
+        ("playback_rate", json!(rate)),
+        ("player_type", opt_str(&player.player_type)),
+        ("quality", json!(quality.map(|q| q.as_str()))),
+        ("session_id", json!(session_id)),
+        ("volume", json!(volume)),
+    ])
 }
 
 fn ad_value(ad: Option<&Ad>, ad_break: Option<&AdBreak>) -> Value {
-    let mut m = Map::with_capacity(12);
-    m.insert("ad_id".into(), ad.map_or(Value::Null, |a| a.ad_id.as_str().into()));
-    m.insert("name".into(), ad.map_or(Value::Null, |a| opt_str(&a.name)));
-    m.insert("creative_id".into(), ad.map_or(Value::Null, |a| opt_str(&a.creative_id)));
-    m.insert("pod_position".into(), json!(ad.and_then(|a| a.pod_position)));
-    m.insert("duration".into(), json!(ad.and_then(|a| a.duration)));
-    m.insert("skippable".into(), json!(ad.and_then(|a| a.skippable)));
-    m.insert("break_id".into(), ad_break.map_or(Value::Null, |b| b.break_id.as_str().into()));
-    m.insert("break_name".into(), ad_break.map_or(Value::Null, |b| opt_str(&b.name)));
-    m.insert("break_type".into(), ad_break.map_or(Value::Null, |b| opt_str(&b.break_type)));
-    m.insert("break_start_time".into(), json!(ad_break.map(|b| b.start_time)));
-    m.insert("pod_size".into(), json!(ad_break.and_then(|b| b.pod_size)));
-    Value::Object(m)
+    object([
+        ("ad_id", ad.map_or(Value::Null, |a| a.ad_id.as_str().into())),
+        ("break_id", ad_break.map_or(Value::Null, |b| b.break_id.as_str().into())),
+        ("break_name", ad_break.map_or(Value::Null, |b| opt_str(&b.name))),
+        ("break_start_time", json!(ad_break.map(|b| b.start_time))),
+        ("break_type", ad_break.map_or(Value::Null, |b| opt_str(&b.break_type))),
+        ("creative_id", ad.map_or(Value::Null, |a| opt_str(&a.creative_id))),
+        ("duration", json!(ad.and_then(|a| a.duration))),
+        ("name", ad.map_or(Value::Null, |a| opt_str(&a.name))),
+        ("pod_position", json!(ad.and_then(|a| a.pod_position))),
+        ("pod_size", json!(ad_break.and_then(|b| b.pod_size))),
+        ("skippable", json!(ad.and_then(|a| a.skippable))),
+    ])
+}
+
+/// An object from its members, listed in key order: built in one pass, where inserting them
+/// one by one searches the map for each.
+fn object<const N: usize>(members: [(&str, Value); N]) -> Value {
+    Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect::<Map<String, Value>>())
 }
 
 fn push_ad_deltas(

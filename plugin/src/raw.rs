@@ -105,20 +105,30 @@ pub fn entity_slot<'e, 'a>(
 }
 
 /// Splits `iglu:vendor/name/jsonschema/M-m-p` into vendor, name and major version.
+///
+/// Byte loops rather than `str::split`: every entity of every event goes through here, and in
+/// wasm each `split` step is a call into a word-at-a-time search that short parts never amortise.
 pub fn split_schema(uri: &str) -> Option<(&str, &str, u32)> {
     let rest = uri.strip_prefix("iglu:")?;
-    let mut parts = rest.split('/');
-    let (vendor, name, format, version) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || format != "jsonschema" || vendor.is_empty() || name.is_empty() {
+    let (vendor, rest) = split_at_byte(rest, b'/')?;
+    let (name, rest) = split_at_byte(rest, b'/')?;
+    let version = rest.strip_prefix("jsonschema/")?;
+    if vendor.is_empty() || name.is_empty() || version.as_bytes().contains(&b'/') {
         return None;
     }
-    let mut nums = version.split('-');
-    let major = nums.next()?.parse().ok()?;
-    let minor_patch_ok = nums.next()?.parse::<u32>().is_ok() && nums.next()?.parse::<u32>().is_ok();
-    if !minor_patch_ok || nums.next().is_some() {
+    let (major, rest) = split_at_byte(version, b'-')?;
+    let (minor, patch) = split_at_byte(rest, b'-')?;
+    let major = major.parse().ok()?;
+    if minor.parse::<u32>().is_err() || patch.parse::<u32>().is_err() {
         return None;
     }
     Some((vendor, name, major))
+}
+
+/// `s` split around the first `b` (an ASCII byte, so both sides are `str`).
+fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|c| c == b)?;
+    Some((&s[..i], &s[i + 1..]))
 }
 
 #[cfg(test)]

@@ -7,16 +7,27 @@
 pub fn encode<'a, I>(messages: I) -> Vec<u8>
 where
     I: IntoIterator<Item = &'a [u8]>,
-    I::IntoIter: ExactSizeIterator,
+    I::IntoIter: ExactSizeIterator + Clone,
+{
+    let mut out = Vec::new();
+    encode_into(&mut out, messages);
+    out
+}
+
+/// Encodes messages into `out`, replacing what it held (a buffer reused from call to call).
+pub fn encode_into<'a, I>(out: &mut Vec<u8>, messages: I)
+where
+    I: IntoIterator<Item = &'a [u8]>,
+    I::IntoIter: ExactSizeIterator + Clone,
 {
     let iter = messages.into_iter();
-    let mut out = Vec::with_capacity(4 + iter.len() * 2048);
+    out.clear();
+    out.reserve(4 + iter.clone().map(|m| 4 + m.len()).sum::<usize>());
     out.extend_from_slice(&(iter.len() as u32).to_le_bytes());
     for m in iter {
         out.extend_from_slice(&(m.len() as u32).to_le_bytes());
         out.extend_from_slice(m);
     }
-    out
 }
 
 /// Why a batch buffer could not be split into messages.

@@ -20,23 +20,29 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
     let native = find(figures, "transform", &format!("native, batch {default_batch}"));
     if unmet(wasm) {
         let (w, n) = (wasm.unwrap(), native.map_or(f64::NAN, |f| f.value));
-        let call = find(figures, "transform", "wasm call alone").map_or(f64::NAN, |f| f.value);
-        let decode = find(figures, "transform", "host decode").map_or(f64::NAN, |f| f.value);
-        let with_json = find(figures, "transform", "native + the same JSON").map_or(f64::NAN, |f| f.value);
+        let call = find(figures, "transform", "ABI v2: module call").map_or(f64::NAN, |f| f.value);
+        let fresh = find(figures, "transform", "ABI v2: of the call, the fresh instance").map_or(f64::NAN, |f| f.value);
+        let decode = find(figures, "transform", "ABI v2: host decode").map_or(f64::NAN, |f| f.value);
+        let v1_call = find(figures, "transform", "ABI v1: module call").map_or(f64::NAN, |f| f.value);
+        let v1_decode = find(figures, "transform", "ABI v1: host decode").map_or(f64::NAN, |f| f.value);
+        let v1 = find(figures, "transform", "wasm ABI v1 (JSON)").map_or(f64::NAN, |f| f.value);
+        let native_us = 1e6 / n;
         out.push(format!(
-            "**Transform stage (goal not met).** At batch {default_batch}, wasm runs {:.0} events/s per core against {:.0} natively ({:.2}x; the goals are 0.6x and 100k). \
-             Per event: the module call takes {call:.1} us and the host's decoding and checking of its JSON output {decode:.1} us, while the native logic alone takes {:.1} us \
-             and {with_json:.1} us with the same JSON round trip. The boundary, not wasm execution, is the larger cost: the module returns about 2 KB of JSON per event \
-             (the whole `media` object, and the session id repeated on every session delta), which costs more than the logic even natively; against native with the same \
-             boundary, wasm is at {:.2}x. Found with `perf record` on the release binary (wasm JIT code about a third of the samples; the rest serde_json parsing, \
-             allocation and copying). Fixed in this round: mimalloc replaces glibc's allocator (native 55k -> ~100k events/s), and deltas are decoded through a flat \
-             record instead of serde's buffered internally tagged enum (host decode about 23 -> 14 us/event). The fix left: a binary output ABI (v2) with session \
-             deltas grouped and typed scalar values, so that neither side formats or parses JSON per event.",
+            "**Transform stage (goal not met).** At batch {default_batch}, wasm (ABI v2) runs {:.0} events/s per core against {n:.0} natively ({:.2}x; the goals are \
+             0.6x and 100k); the same logic speaking ABI v1 runs {v1:.0} in the same run, so v2 is {:.1}x v1. Per event: the host's decoding and checking of the \
+             output fell from {v1_decode:.1} us (v1, JSON) to {decode:.1} us (v2, binary), and the module call from {v1_call:.1} to {call:.1} us (of which the fresh \
+             instance per batch is {fresh:.2} us), while the native logic, TSV parsing included, takes {native_us:.1} us. So the boundary is no longer the cost: \
+             the call is, the same Rust code running {:.1}x slower inside wasm than natively. `perf record` over the whole transform benchmark (native and v1 runs \
+             included) puts about a fifth of the samples in the modules' JIT code and a tenth in libc's memset/memmove reached through wasmtime's libcalls \
+             (`memory.fill`, `memory.copy`: every non-constant copy or zeroing inside a module leaves the JIT code). Under the call sit costs the module's logic \
+             cannot remove: Extism's PDK reads the input from the kernel's memory eight bytes per call into the kernel (an event is about 2.5 KB of TSV: some \
+             300 calls per event, and 60 more to write its output), and fuel metering instruments every basic block. Left: a contract that hands the module its \
+             input in its own memory (the PDK's input path replaced, or a plain wasmtime ABI without Extism), and interruption by deadline (epochs) \
+             instead of fuel where a per-call CPU budget in time is enough.",
             w.value,
-            n,
             w.ratio.unwrap_or(f64::NAN),
-            1e6 / n,
-            with_json / (call + decode),
+            w.value / v1,
+            call / native_us,
         ));
     }
     let host = find(figures, "pipeline", "host into embedded store");
@@ -51,8 +57,13 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              write 26 ms (redb: one transaction with fsync per batch, about 45 us per profile written), one after the other on one core. Fixed in this round: the next \
              batch runs the module while the previous one is merged and written (writes stay in order, offsets are committed in order as batches become durable), a \
              batch is split across one module instance per core, the store's revision check reads 8 bytes instead of decoding the stored profile, and retries share the \
-             batch's writes instead of cloning them (5.7k -> ~10k events/s on this benchmark). Left: the JSON boundary above, and coalescing: with 5000 viewers pinging \
-             every 10 s a batch of 512 holds about one event per viewer, so almost every event is a profile write.",
+             batch's writes instead of cloning them (5.7k -> ~10k events/s on this benchmark). Since then ABI v2 took the JSON boundary out (above), and write-behind \
+             (`store.flush_interval_ms`) writes a viewer's profile once per interval however many of its events arrived. Profiled again after ABI v2 (`perf \
+             record` on `liveviewer replay` of 200k simulated events, 5000 viewers, about 17k events/s): the host keeps only 1.2 of the 2 cores busy (the stages \
+             hand batches on in order, and merge + publish of a batch runs on one task); of its samples, the kernel zeroing fresh pages the allocator faults in \
+             (transparent huge pages, 15-17%), the allocator itself (about 15%), the module's JIT code (15%), and rendering changed profiles as JSON for the \
+             live view and the changelog (about 8%). Left: keep the allocator's pages (mimalloc's purge delay: about 8% in a quick try, within the noise), \
+             render changed profiles straight to bytes (today through `serde_json::Value`), and merge viewers' events on more than one task.",
             h.value,
             h.ratio.unwrap_or(f64::NAN),
             per_core * std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
@@ -70,10 +81,25 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
         ));
     }
     for f in figures.iter().filter(|f| f.bench == "memory" && f.met == Some(false)) {
+        let cached = liveviewer::config::PipelineConfig::default().max_cached_profiles;
         out.push(format!(
-            "**Memory (goal not met): {} = {:.0} bytes.** Resident memory counts the embedded store's page cache (bounded at 64 MiB) and the allocator's retained pages \
-             besides the in-memory viewer index (one small entry per viewer: id, last seen, status); the figure falls as viewers grow past the fixed costs.",
+            "**Memory (goal not met): {} = {:.0} bytes.** Since the fleet's live view (every host serves every viewer of the fleet from memory, with no store \
+             reads), each active viewer is held with its rendered profile JSON (about 1.5 KB) beside its summary; the working set keeps up to \
+             `pipeline.max_cached_profiles` ({cached}) profiles between writes; and the embedded store's page cache (64 MiB), the module's instance pool (up to 4 MiB \
+             kept resident per memory slot) and the allocator's retained pages are fixed costs. So the figure falls towards the live view's 1.5-2.5 KB per \
+             viewer as viewers grow. Left: hold the live view's profiles compactly (the summary the dashboard lists, the full profile rendered on demand from the \
+             working set or one key lookup), which trades memory for a read per opened viewer.",
             f.name, f.value
+        ));
+    }
+    let lag = find(figures, "store", "changelog behind the events, p99, flush_interval 5 s");
+    if unmet(lag) {
+        let p50 = find(figures, "store", "changelog behind the events, p50, flush_interval 5 s").map_or(f64::NAN, |f| f.value);
+        out.push(format!(
+            "**Changelog lag (goal not met): p99 {:.0} ms at a 5 s flush interval** (p50 {p50:.0} ms). The changelog is published as each batch is merged, \
+             before and independently of the store's write-behind, so the flush interval does not set it (p50 stays near the other intervals'). Where the tail comes \
+             from was not profiled in this round; the run shared the machine with other work (load average 5 to 7 on 2 cores).",
+            lag.unwrap().value
         ));
     }
     if unmet(find(figures, "swap", "events lost")) || unmet(find(figures, "swap", "profiles differing")) {

@@ -26,8 +26,19 @@ pub async fn run(o: Options) -> BenchResult {
         let client = reqwest::Client::new();
         for start in (0..n).step_by(5_000) {
             let batch: Vec<String> = (start..(start + 5_000).min(n)).map(|i| event(i, &play)).collect();
-            let r = client.post(format!("{}ingest/snowbridge", host.url)).json(&batch).send().await?;
-            anyhow::ensure!(r.status().is_success(), "ingest answered {}", r.status());
+            // As Snowbridge does: a 503 (not durable within the host's wait) is sent again after
+            // Retry-After; a repeat is harmless, the events already applied are skipped.
+            let mut tries = 0;
+            loop {
+                let r = client.post(format!("{}ingest/snowbridge", host.url)).json(&batch).send().await?;
+                if r.status().is_success() {
+                    break;
+                }
+                tries += 1;
+                anyhow::ensure!(r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE && tries < 20, "ingest answered {} ({tries} tries)", r.status());
+                let wait = r.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(1);
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+            }
         }
         let after = host.proc.rss_bytes();
         let per = (after.saturating_sub(before)) as f64 / n as f64;

@@ -1,24 +1,29 @@
 //! Transform stage: the same logic on the same events, natively in-process and through
-//! transform.wasm in the host's runtime, at several batch sizes, on one thread (so: per core).
+//! transform.wasm in the host's runtime (ABI v2, and the same logic built for ABI v1), at
+//! several batch sizes, on one thread (so: per core).
 
 use super::{BenchResult, Figure, Options};
-use liveviewer::module::{Limits, Module, NativeTransform, Transform, BUILTIN_WASM};
+use liveviewer::module::{output, Limits, Module, NativeTransform, Transform, BUILTIN_WASM};
 use liveviewer::simulator::Simulator;
+use liveviewer_wire::{frames, EXPORT_TRANSFORM_BATCH};
 use std::time::{Duration, Instant};
 
-/// Where the wasm path's time goes, per event, at `batch`: the module call alone (framing,
-/// the call, the output copied out), the host's decoding and checking of the module's JSON
-/// output, and the native logic plus the same JSON round trip (what native would cost if it
-/// crossed the same boundary).
-fn breakdown(events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> anyhow::Result<Vec<Figure>> {
+/// The built-in logic speaking ABI v1 (host/bench/build.rs).
+static V1_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/transform-v1.wasm"));
+
+/// Where the wasm path's time goes, per event, at `batch`, as the host runs a module: the
+/// module call (a fresh instance of the module's pooled engine per batch, as the host makes
+/// one, the call with its fuel budget, the output copied out), of which the fresh instance
+/// alone (made, first called with no events, dropped); and the host's decoding and checking
+/// of the output.
+fn breakdown(label: &str, module: &Module, events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> anyhow::Result<Vec<Figure>> {
     let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
-    let limits = liveviewer::module::OutputLimits::default();
-    let manifest = extism::Manifest::new([extism::Wasm::data(BUILTIN_WASM.to_vec())]);
-    let mut plugin = extism::Plugin::new(manifest, [], false)?;
-    let outputs: Vec<Vec<u8>> = refs
-        .chunks(batch)
-        .map(|c| plugin.call::<&[u8], &[u8]>(liveviewer_wire::EXPORT_TRANSFORM_BATCH, &liveviewer_wire::frames::encode(c.iter().copied())).map(<[u8]>::to_vec))
-        .collect::<Result<_, _>>()?;
+    let limits = module.limits().output.clone();
+    let call = |c: &[&[u8]]| -> anyhow::Result<Vec<u8>> {
+        let mut plugin = module.new_plugin()?;
+        Ok(plugin.call::<&[u8], &[u8]>(EXPORT_TRANSFORM_BATCH, &frames::encode(c.iter().copied()))?.to_vec())
+    };
+    let outputs: Vec<Vec<u8>> = refs.chunks(batch).map(call).collect::<Result<_, _>>()?;
     let per_event = |f: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<f64> {
         let start = Instant::now();
         let mut n = 0usize;
@@ -28,36 +33,36 @@ fn breakdown(events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> an
         }
         Ok(start.elapsed().as_secs_f64() * 1e6 / n as f64)
     };
-    let (mut call, mut decode, mut native) = (Vec::new(), Vec::new(), Vec::new());
-    let mut logic = NativeTransform::new();
+    let (mut calls, mut decodes, mut fresh) = (Vec::new(), Vec::new(), Vec::new());
+    let calls_per_pass = refs.chunks(batch).count();
+    let empty = frames::encode(std::iter::empty::<&[u8]>());
     for _ in 0..runs {
-        call.push(per_event(&mut || {
+        calls.push(per_event(&mut || {
             for c in refs.chunks(batch) {
-                let input = liveviewer_wire::frames::encode(c.iter().copied());
-                plugin.call::<&[u8], &[u8]>(liveviewer_wire::EXPORT_TRANSFORM_BATCH, &input)?;
+                call(c)?;
             }
             Ok(())
         })?);
-        decode.push(per_event(&mut || {
+        decodes.push(per_event(&mut || {
             for (o, c) in outputs.iter().zip(refs.chunks(batch)) {
-                liveviewer::module::output::decode(o, c.len(), &limits)?;
+                output::decode(module.format(), o, c.len(), &limits)?;
             }
             Ok(())
         })?);
-        native.push(per_event(&mut || {
-            for c in refs.chunks(batch) {
-                let out = logic.transform_batch(c)?;
-                let json = serde_json::to_vec(&out)?;
-                liveviewer::module::output::decode(&json, c.len(), &limits)?;
+        fresh.push(per_event(&mut || {
+            for _ in 0..calls_per_pass {
+                module.new_plugin()?.call::<&[u8], &[u8]>(EXPORT_TRANSFORM_BATCH, &empty)?;
             }
             Ok(())
         })?);
     }
     let out_bytes = outputs.iter().map(Vec::len).sum::<usize>() / events.len();
+    let per_call: Vec<f64> = fresh.iter().map(|us| us * events.len() as f64 / calls_per_pass as f64).collect();
     Ok(vec![
-        Figure::new("transform", format!("wasm call alone, batch {batch} ({out_bytes} B of JSON out per event)"), "us/event", call),
-        Figure::new("transform", format!("host decode and checks of that JSON, batch {batch}"), "us/event", decode),
-        Figure::new("transform", format!("native + the same JSON round trip, batch {batch}"), "us/event", native),
+        Figure::new("transform", format!("{label}: module call on a fresh instance, batch {batch} ({out_bytes} B out per event)"), "us/event", calls),
+        Figure::new("transform", format!("{label}: host decode and checks, batch {batch}"), "us/event", decodes),
+        Figure::new("transform", format!("{label}: of the call, the fresh instance, batch {batch}"), "us/event", fresh),
+        Figure::new("transform", format!("{label}: a fresh instance (made, first called, dropped)"), "us/call", per_call),
     ])
 }
 
@@ -94,18 +99,26 @@ fn run_blocking(o: &Options) -> BenchResult {
     let (runs, min) = if o.smoke { (1, Duration::from_millis(50)) } else { (5, Duration::from_millis(700)) };
     let mut figures = Vec::new();
     let default_batch = Limits::default().max_batch;
+    let limits_for = |batch| Limits { max_batch: batch, max_call_bytes: 64 << 20, fuel_per_call: 20_000_000_000, ..Limits::default() };
     for batch in [1, 16, 128, default_batch, 1024] {
-        let limits = Limits { max_batch: batch, max_call_bytes: 64 << 20, fuel_per_call: 20_000_000_000, ..Limits::default() };
-        let module = Module::load(BUILTIN_WASM, &limits)?;
+        let module = Module::load(BUILTIN_WASM, &limits_for(batch))?;
         let mut wasm = module.instance()?;
         let mut native = NativeTransform::new();
-        // Warm both (instance memory, caches) before measuring.
+        // The same logic speaking v1, at the default batch only.
+        let mut v1 = if batch == default_batch { Some(Module::load(V1_WASM, &limits_for(batch))?.instance()?) } else { None };
+        // Warm them (instance memory, caches) before measuring.
         rate(&mut wasm, &events, batch, Duration::from_millis(20));
         rate(&mut native, &events, batch, Duration::from_millis(20));
-        let (mut w, mut n) = (Vec::new(), Vec::new());
+        if let Some(v1) = &mut v1 {
+            rate(v1, &events, batch, Duration::from_millis(20));
+        }
+        let (mut w, mut n, mut w1) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..runs {
             n.push(rate(&mut native, &events, batch, min));
             w.push(rate(&mut wasm, &events, batch, min));
+            if let Some(v1) = &mut v1 {
+                w1.push(rate(v1, &events, batch, min));
+            }
         }
         let native_fig = Figure::new("transform", format!("native, batch {batch}"), "events/s/core", n);
         let mut wasm_fig = Figure::new("transform", format!("wasm, batch {batch}"), "events/s/core", w)
@@ -114,12 +127,22 @@ fn run_blocking(o: &Options) -> BenchResult {
             let ok = wasm_fig.ratio.unwrap_or(0.0) >= 0.6 && wasm_fig.value >= 100_000.0;
             wasm_fig = wasm_fig.goal("wasm >= 0.6x native and >= 100k events/s/core (default batch)", ok);
         }
+        let v2_value = wasm_fig.value;
         figures.push(native_fig);
         figures.push(wasm_fig);
+        if !w1.is_empty() {
+            figures.push(
+                Figure::new("transform", format!("wasm ABI v1 (JSON), batch {batch}"), "events/s/core", w1)
+                    .against(format!("wasm (ABI v2), batch {batch}"), v2_value),
+            );
+        }
     }
-    figures.extend(breakdown(&events, default_batch, runs, min)?);
+    let v2 = Module::load(BUILTIN_WASM, &Limits::default())?;
+    let v1 = Module::load(V1_WASM, &Limits::default())?;
+    figures.extend(breakdown("ABI v2", &v2, &events, default_batch, runs, min)?);
+    figures.extend(breakdown("ABI v1", &v1, &events, default_batch, runs, min)?);
     let note = format!(
-        "transform: {} events ({} real, the rest simulated), {mean} bytes on average; one thread; native is the plugin crate linked in, wasm is transform.wasm through the host's Extism runtime (input framing, call, output JSON decoded and checked).",
+        "transform: {} events ({} real, the rest simulated), {mean} bytes on average; one thread; native is the plugin crate linked in (outcomes checked as the host checks a module's), wasm is transform.wasm through the host's runtime (input framing, a fresh instance per batch, the call with its fuel budget, the output decoded and checked); ABI v1 is the same logic built with plugin/'s `abi-v1` feature.",
         events.len(),
         73
     );

@@ -14,6 +14,10 @@ use liveviewer_wire::Delta;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The widest varint postcard writes (a u64 or i64), and an order key at its widest.
+pub const VARINT: usize = 10;
+pub const KEY: usize = 2 * VARINT + 1;
+
 /// A last-writer-wins register. Values are JSON text; ties on the key (the same event seen
 /// by two module versions) go to the greater text, so the winner never depends on order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +46,14 @@ pub struct Cells {
 impl Cells {
     fn len(&self) -> usize {
         self.fields.len() + self.maxes.len() + self.sums.len()
+    }
+
+    /// At least the encoded size (every length and number at its widest varint).
+    pub fn size_hint(&self) -> usize {
+        let fields: usize = self.fields.iter().map(|(k, r)| k.len() + r.value.len() + 2 * VARINT + KEY).sum();
+        let maxes: usize = self.maxes.keys().map(|k| k.len() + VARINT + 8).sum();
+        let sums: usize = self.sums.iter().map(|(k, c)| k.len() + 2 * VARINT + 8 + c.kept.len() * (2 * VARINT + 8)).sum();
+        3 * VARINT + fields + maxes + sums
     }
 
     /// Merges one delta; `false` when a bound dropped something (this delta, or the field it

@@ -1,4 +1,4 @@
-//! The profile as JSON, v1 (DESIGN.md, "The profile as JSON"). Fixed names first; whatever
+//! The profile as JSON, v1 (docs/profile.md). Fixed names first; whatever
 //! else a module writes follows at the top level, so a new module's field shows up without a
 //! host change.
 

@@ -10,6 +10,26 @@ use liveviewer_wire::Delta;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Where a record was read: its partition (`topic/partition`), offset, and the broker's
+/// timestamp of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub source: String,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+}
+
+/// What a profile makes of a record's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Past everything merged from its partition.
+    New,
+    /// At or below the watermark: a redelivery, not merged again.
+    Merged,
+    /// At or below the watermark but newer than its log: the partition's log started again.
+    NewLog,
+}
+
 /// Bounds that keep one profile well under DynamoDB's 400 KB item limit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bounds {
@@ -119,6 +139,11 @@ pub struct ProfileState {
     /// Per source partition, the highest offset already merged: a redelivered event at or
     /// below it is not applied again.
     pub watermarks: BTreeMap<String, i64>,
+    /// Per source partition, the latest record time (the broker's timestamp) merged from the
+    /// log the watermark belongs to. A record at or below the watermark but stamped after this
+    /// is not a redelivery: the log started again (a topic re-created, a group moved to another
+    /// cluster), and its events are new.
+    pub watermark_times: BTreeMap<String, i64>,
     /// How many events have been merged into this profile: it only grows, and the same
     /// events give the same number whatever the order and the batching, so a copy of the
     /// profile with a lower revision is older (the changelog's consumers drop it). Stored
@@ -206,14 +231,62 @@ impl ProfileState {
         self.sessions.iter().max_by_key(|(_, r)| r.last).map(|(id, r)| (id.as_str(), r))
     }
 
-    /// Whether an event from `source` at `offset` was already merged.
-    pub fn already_applied(&self, source: &str, offset: i64) -> bool {
-        self.watermarks.get(source).is_some_and(|w| offset <= *w)
+    /// At least the size [`ProfileState::encode`] would give, computed without encoding:
+    /// cheap enough to check on every merge, and exact enough to rule out the profile size
+    /// limit but for profiles near it.
+    pub fn size_hint(&self) -> usize {
+        use crate::cells::{KEY, VARINT};
+        let strings = |m: &BTreeMap<String, i64>| -> usize { m.keys().map(|k| k.len() + 2 * VARINT).sum() };
+        let states: usize = self
+            .states
+            .iter()
+            .map(|(k, w)| k.len() + 2 * VARINT + w.events.iter().map(|(_, v)| KEY + VARINT + v.len()).sum::<usize>())
+            .sum();
+        let sessions: usize = self.sessions.iter().map(|(id, r)| id.len() + VARINT + 2 * KEY + r.cells.size_hint()).sum();
+        let retired = 2 * VARINT + self.retired.numbers.keys().map(|k| k.len() + VARINT + 8).sum::<usize>() + self.retired.ids.len() * VARINT;
+        1 + 2 * VARINT
+            + self.viewer_id.len()
+            + 2 * (VARINT + 1)
+            + VARINT
+            + states
+            + self.cells.size_hint()
+            + VARINT
+            + sessions
+            + retired
+            + VARINT
+            + self.module_version.len()
+            + strings(&self.watermarks)
+            + strings(&self.watermark_times)
     }
 
-    pub fn record_offset(&mut self, source: &str, offset: i64) {
-        let w = self.watermarks.entry(source.to_owned()).or_insert(offset);
-        *w = (*w).max(offset);
+    /// Where a record stands against what was merged from its partition.
+    pub fn position(&self, at: &Position) -> Seen {
+        let Some(w) = self.watermarks.get(&at.source) else { return Seen::New };
+        if at.offset > *w {
+            return Seen::New;
+        }
+        match (at.timestamp, self.watermark_times.get(&at.source)) {
+            // Later than anything merged from this partition's log, at an offset already
+            // passed: the log itself is new.
+            (Some(t), Some(latest)) if t > *latest => Seen::NewLog,
+            _ => Seen::Merged,
+        }
+    }
+
+    /// Remembers a merged record's position.
+    pub fn record_position(&mut self, at: &Position) {
+        let fresh_log = self.position(at) == Seen::NewLog;
+        let w = self.watermarks.entry(at.source.clone()).or_insert(at.offset);
+        if fresh_log {
+            *w = at.offset;
+            self.watermark_times.remove(&at.source);
+        } else {
+            *w = (*w).max(at.offset);
+        }
+        if let Some(t) = at.timestamp {
+            let latest = self.watermark_times.entry(at.source.clone()).or_insert(t);
+            *latest = (*latest).max(t);
+        }
     }
 }
 
@@ -340,13 +413,44 @@ mod tests {
     }
 
     #[test]
+    fn the_size_hint_is_never_below_the_encoded_size() {
+        let mut s = ProfileState::new("viewer-with-a-long-enough-id");
+        let mut events = Vec::new();
+        for i in 0..200 {
+            let session = format!("session-{}", i % 20);
+            let deltas = vec![
+                state("status", if i % 3 == 0 { "WATCHING_VIDEO" } else { "PAUSED_VIDEO" }),
+                set("media", json!({"label": format!("label {i}"), "current_time": i as f64 * 1.5})),
+                Delta::Max { field: "time_played".into(), value: i as f64, session: Some(session.clone()) },
+                Delta::Add { field: "seeks".into(), value: 1.0, dedupe: format!("e{i}"), session: Some(session) },
+            ];
+            events.push(apply(i * 1000, &format!("e{i}"), deltas));
+        }
+        for (i, e) in events.iter().enumerate() {
+            s.apply(e, &Bounds::default());
+            s.record_position(&Position { source: "t/0".into(), offset: i as i64, timestamp: Some(i as i64) });
+            let exact = s.encode().len();
+            assert!(s.size_hint() >= exact, "after {} events: hint {} < encoded {exact}", i + 1, s.size_hint());
+            assert!(s.size_hint() < exact * 4 + 256, "and not wildly above: {} vs {exact}", s.size_hint());
+        }
+    }
+
+    #[test]
     fn watermarks() {
         let mut s = merged(&[apply(1, "a", vec![set("x", json!({"a": [1, 2]}))])]);
-        s.record_offset("t/0", 5);
-        s.record_offset("t/0", 3);
-        assert!(s.already_applied("t/0", 5));
-        assert!(!s.already_applied("t/0", 6));
-        assert!(!s.already_applied("t/1", 0));
+        let at = |offset, timestamp| Position { source: "t/0".into(), offset, timestamp };
+        s.record_position(&at(5, Some(500)));
+        s.record_position(&at(3, Some(300)));
+        assert_eq!(s.position(&at(5, Some(500))), Seen::Merged);
+        assert_eq!(s.position(&at(4, None)), Seen::Merged);
+        assert_eq!(s.position(&at(6, Some(600))), Seen::New);
+        assert_eq!(s.position(&Position { source: "t/1".into(), offset: 0, timestamp: None }), Seen::New);
+        // The topic was re-created: offset 0 again, stamped after everything merged.
+        assert_eq!(s.position(&at(0, Some(700))), Seen::NewLog);
+        s.record_position(&at(0, Some(700)));
+        assert_eq!((s.watermarks["t/0"], s.watermark_times["t/0"]), (0, 700));
+        assert_eq!(s.position(&at(0, Some(700))), Seen::Merged, "its redelivery is one");
+        assert_eq!(s.position(&at(1, Some(710))), Seen::New);
     }
 
     #[test]

@@ -105,6 +105,7 @@ impl From<V2> for ProfileState {
             retired: v.retired,
             module_version: v.module_version,
             watermarks: v.watermarks,
+            watermark_times: BTreeMap::new(),
             revision: 0,
         }
     }
@@ -129,7 +130,7 @@ mod tests {
         let set = Delta::Set { field: "x".into(), value: json!({"a": [1, 2]}), session: None };
         s.apply(&apply(1, "a", vec![set, add("a")]), &Bounds::default());
         s.apply(&apply(2, "b", vec![add("b")]), &Bounds::default());
-        s.record_offset("t/0", 5);
+        s.record_position(&crate::state::Position { source: "t/0".into(), offset: 5, timestamp: None });
         s
     }
 

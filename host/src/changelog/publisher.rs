@@ -4,7 +4,6 @@
 
 use crate::config::KafkaConfig;
 use crate::kafka::Producer;
-use crate::live::ProfileRecord;
 use crate::windows::sample::{self, Sample};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
@@ -46,9 +45,9 @@ impl ChangelogPublisher {
     }
 
     /// Sends every record and waits for the broker's acknowledgements.
-    pub async fn publish(&self, records: &[Encoded]) -> Result<(), PublishError> {
+    pub async fn publish(&self, records: &[Outgoing<'_>]) -> Result<(), PublishError> {
         let sends = records.iter().map(|r| {
-            let mut record = FutureRecord::to(&self.topic).key(&r.key).payload(&r.value);
+            let mut record = FutureRecord::to(&self.topic).key(r.key).payload(r.value);
             if let Some(samples) = &r.samples {
                 record = record.headers(OwnedHeaders::new().insert(Header { key: sample::HEADER, value: Some(samples) }));
             }
@@ -61,19 +60,18 @@ impl ChangelogPublisher {
     }
 }
 
-/// A changelog record: the viewer, the profile, and the samples header.
-pub struct Encoded {
-    pub key: String,
-    pub value: Vec<u8>,
+/// A changelog record: the viewer, the profile's JSON (rendered once, as the live view holds
+/// it), and the samples header.
+pub struct Outgoing<'a> {
+    pub key: &'a str,
+    pub value: &'a [u8],
     pub samples: Option<Vec<u8>>,
 }
 
-/// The record of a profile, with the samples of the events just merged into it in `batch`
-/// (none: a copy published again, whose events were published before).
-pub fn encode(record: &ProfileRecord, samples: Option<&[Sample]>, batch: u64) -> Encoded {
-    Encoded {
-        key: record.profile.viewer_id.clone(),
-        value: serde_json::to_vec(record).expect("profiles serialize"),
-        samples: samples.filter(|s| !s.is_empty()).map(|s| sample::encode(batch, s)),
+impl<'a> Outgoing<'a> {
+    /// A profile's record, with the samples of the events just merged into it in `batch` (none:
+    /// a copy published again, whose events were published before).
+    pub fn new(key: &'a str, value: &'a [u8], samples: Option<&[Sample]>, batch: u64) -> Outgoing<'a> {
+        Outgoing { key, value, samples: samples.filter(|s| !s.is_empty()).map(|s| sample::encode(batch, s)) }
     }
 }

@@ -75,7 +75,7 @@ mod tests {
     use serde_json::Value;
 
     fn letter(payload: &[u8]) -> DeadLetter {
-        let origin = Origin::Kafka { topic: "t".into(), partition: 0, offset: 7 };
+        let origin = Origin::Kafka { topic: "t".into(), partition: 0, offset: 7, timestamp: None };
         DeadLetter::new(Kind::Rejected, "not an event".into(), "sha256:abc", origin, payload, 0)
     }
 

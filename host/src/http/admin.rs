@@ -8,6 +8,7 @@ use crate::http::api::error;
 use crate::fleet::records::{Action, Desired};
 use crate::fleet::FleetError;
 use crate::lifecycle::candidate::{Mode, Submitted};
+use crate::module::CheckStep;
 use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -68,7 +69,7 @@ pub async fn upload(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery, req
         Mode::Shadow => "shadow",
     };
     let refused = |refusal: crate::lifecycle::Refusal| {
-        let status = if refusal.step == "size" { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::UNPROCESSABLE_ENTITY };
+        let status = if refusal.step == CheckStep::Size { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::UNPROCESSABLE_ENTITY };
         (status, Json(json!({"accepted": false, "step": refusal.step, "reason": refusal.reason, "version": refusal.version}))).into_response()
     };
     let Some(fleet) = &s.fleet else {

@@ -43,6 +43,16 @@ pub async fn snowbridge(State(s): State<Arc<Shared>>, request: Request) -> Respo
         return error(refused.status(), refused.to_string());
     }
     let Ok(_permit) = s.ingest_waiting.try_acquire() else { return busy() };
+    // The store is failing: an answer would only come once it is back, and Snowbridge would
+    // time out meanwhile. Turned away at once, before anything is merged.
+    if let Some(why) = s.app.pipeline.failing() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", STORE_RETRY_AFTER_S)],
+            Json(json!({"error": format!("the store is not taking writes; retry later ({why})")})),
+        )
+            .into_response();
+    }
     let bytes = match body::read(body, http.max_body_bytes, Duration::from_secs(http.body_timeout_s)).await {
         Ok(b) => b,
         Err(e) => return error(e.status(), e.to_string()),
@@ -59,11 +69,31 @@ pub async fn snowbridge(State(s): State<Arc<Shared>>, request: Request) -> Respo
     // write (the pipeline would then refuse the batches in flight behind it, see pipeline::turn).
     let pipeline = s.app.pipeline.clone();
     let batch_max = s.app.config.pipeline.batch_max;
-    let processed = tokio::spawn(async move { process_in_batches(&pipeline, batch, batch_max).await })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    let watched = pipeline.clone();
+    let task = tokio::spawn(async move { process_in_batches(&pipeline, batch, batch_max).await });
+    // A store that fails while the request is under way (a load, a write) turns it into a 503
+    // at once; the batch goes on in its task, and the client's retry repeats it harmlessly.
+    let failing = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if watched.failing().is_some() {
+                return;
+            }
+        }
+    };
+    let processed = tokio::select! {
+        done = task => done.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())),
+        _ = failing => Ok(None),
+        _ = tokio::time::sleep(DURABLE_WAIT) => Ok(None),
+    };
     match processed {
-        Ok(r) => Json(json!({
+        Ok(None) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", STORE_RETRY_AFTER_S)],
+            Json(json!({"error": "the events were not made durable in time (the store or the dead-letter target is slow or failing); retry later"})),
+        )
+            .into_response(),
+        Ok(Some(r)) => Json(json!({
             "accepted": accepted,
             "applied": r.applied,
             "skipped": r.skipped,
@@ -83,7 +113,7 @@ async fn process_in_batches(
     pipeline: &crate::pipeline::Pipeline,
     mut rest: Vec<Message>,
     batch_max: usize,
-) -> Result<BatchReport, PipelineError> {
+) -> Result<Option<BatchReport>, PipelineError> {
     let mut total = BatchReport::default();
     let mut last = 0;
     while !rest.is_empty() {
@@ -94,7 +124,13 @@ async fn process_in_batches(
         last = accepted.seq;
     }
     // Snowbridge does not send again what was answered 2xx: the answer waits until the
-    // profiles are written (ingested events are written at the next round).
-    pipeline.wait_durable(last).await?;
-    Ok(total)
+    // profiles are written (ingested events are written at the next round), or gives up and
+    // says so (the client's retry repeats the events, which the merge makes harmless).
+    pipeline.wait_durable(last).await.map(|()| Some(total))
 }
+
+/// How long an ingest answer waits for its events to be merged and written.
+const DURABLE_WAIT: Duration = Duration::from_secs(10);
+
+/// What a client is told to wait when the store is failing.
+const STORE_RETRY_AFTER_S: &str = "5";

@@ -72,7 +72,46 @@ pub fn producer(cfg: &KafkaConfig, client_id: &str, tuning: &[(&str, &str)]) -> 
         c.set(k, v);
     }
     use anyhow::Context as _;
-    c.create_with_context(KafkaContext::new(cfg)?).with_context(|| format!("creating the Kafka producer {client_id}"))
+    let p: Producer = c.create_with_context(KafkaContext::new(cfg)?).with_context(|| format!("creating the Kafka producer {client_id}"))?;
+    use rdkafka::producer::Producer as _;
+    prime_token(p.client().native_ptr(), cfg)?;
+    Ok(p)
+}
+
+/// Hands a new client its first OAUTHBEARER token at once. librdkafka asks for tokens through
+/// an event that only a polled client serves, and some clients ask the broker something before
+/// they are first polled (a metadata lookup, an admin request, a reader's start offsets);
+/// without a token they would fail as if the broker were down. Later tokens come through the
+/// event as usual. Nothing to do for other mechanisms.
+pub fn prime_token(native: *mut rdkafka::types::RDKafka, cfg: &KafkaConfig) -> anyhow::Result<()> {
+    if !cfg.security_protocol.sasl() {
+        return Ok(());
+    }
+    let Some(source) = auth::token_source(&cfg.sasl)? else { return Ok(()) };
+    let token = source.token()?;
+    let value = std::ffi::CString::new(token.token)?;
+    let principal = std::ffi::CString::new(token.principal_name)?;
+    let mut errstr = [0 as std::os::raw::c_char; 512];
+    // SAFETY: `native` is a live client handle owned by the caller; the strings outlive the
+    // call, which copies them.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_oauthbearer_set_token(
+            native,
+            value.as_ptr(),
+            token.lifetime_ms,
+            principal.as_ptr(),
+            std::ptr::null_mut(),
+            0,
+            errstr.as_mut_ptr(),
+            errstr.len(),
+        )
+    };
+    if err != rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+        // SAFETY: librdkafka wrote a NUL-terminated message into the buffer.
+        let why = unsafe { std::ffi::CStr::from_ptr(errstr.as_ptr()) }.to_string_lossy().into_owned();
+        anyhow::bail!("setting the OAUTHBEARER token: {why}");
+    }
+    Ok(())
 }
 
 /// What the configuration says a client is, in words for a log line or an error.

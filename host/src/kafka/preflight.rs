@@ -52,6 +52,10 @@ pub fn check(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<(), Co
     c.set("group.id", &cfg.group_id).set("enable.auto.commit", "false");
     let consumer: BaseConsumer<KafkaContext> =
         c.create_with_context(context).map_err(|e| ConnectError::Settings(e.to_string()))?;
+    // A token source that fails is a refused client: the identity provider said no.
+    if let Err(e) = super::prime_token(consumer.client().native_ptr(), cfg) {
+        return Err(ConnectError::AuthenticationFailed { target, detail: format!("{e:#}") });
+    }
     let start = Instant::now();
     let mut last = String::new();
     while start.elapsed() < timeout {

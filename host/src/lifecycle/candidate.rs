@@ -5,7 +5,7 @@
 use super::shadow::{Shadow, ShadowSummary};
 use super::{Deployed, Lifecycle, Refusal, Swapped};
 use crate::live::wall_ms;
-use crate::module::{Limits, Module, ModuleVersion};
+use crate::module::{CheckStep, Limits, Module, ModuleVersion};
 use crate::vectors::runner::run_case;
 use crate::vectors::VectorSet;
 use liveviewer_wire::time::format_millis;
@@ -35,19 +35,19 @@ const MAX_FAILURES: usize = 3;
 
 /// Checks a candidate, off the hot path (it compiles and runs every vector).
 pub fn check(bytes: &[u8], limits: &Limits, vectors: &VectorSet, origin: &str) -> Result<Arc<Deployed>, Refusal> {
-    let refusal = |step: &str, reason: String| Refusal {
-        step: step.to_owned(),
+    let refusal = |step: CheckStep, reason: String| Refusal {
+        step,
         reason,
         version: ModuleVersion::of_bytes(bytes).0,
         origin: origin.to_owned(),
         at: format_millis(wall_ms()),
     };
     let module = Module::load(bytes, limits).map_err(|e| refusal(e.step(), e.to_string()))?;
-    let cases = vectors.cases().map_err(|e| refusal("vectors", e))?;
+    let cases = vectors.cases().map_err(|e| refusal(CheckStep::Vectors, e))?;
     if cases.is_empty() {
-        return Err(refusal("vectors", "there are no test vectors to check the module against".into()));
+        return Err(refusal(CheckStep::Vectors, "there are no test vectors to check the module against".into()));
     }
-    let mut instance = module.instance().map_err(|e| refusal("vectors", e.to_string()))?;
+    let mut instance = module.instance().map_err(|e| refusal(CheckStep::Vectors, e.to_string()))?;
     let mut failures = Vec::new();
     let mut passed = 0;
     for case in &cases {
@@ -65,7 +65,7 @@ pub fn check(bytes: &[u8], limits: &Limits, vectors: &VectorSet, origin: &str) -
         }
     }
     if !failures.is_empty() {
-        return Err(refusal("vectors", format!("test vectors failed ({} of {} cases passed): {}", passed, cases.len(), failures.join("; "))));
+        return Err(refusal(CheckStep::Vectors, format!("test vectors failed ({} of {} cases passed): {}", passed, cases.len(), failures.join("; "))));
     }
     Ok(Deployed::new(module, origin, passed, wall_ms()))
 }
@@ -102,7 +102,7 @@ impl Deployer {
         let checked = tokio::task::spawn_blocking(move || check(&bytes, &limits, &vectors, &o))
             .await
             .map_err(|e| Refusal {
-                step: "compile".into(),
+                step: CheckStep::Compile,
                 reason: format!("checking the module crashed: {e}"),
                 version: version.0.clone(),
                 origin: origin.to_owned(),

@@ -85,8 +85,8 @@ pub struct DeployedSummary {
 /// Why a candidate was refused.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Refusal {
-    /// The step that failed: `size`, `imports`, `compile`, `abi`, `vectors`.
-    pub step: String,
+    /// The check that failed.
+    pub step: crate::module::CheckStep,
     pub reason: String,
     pub version: String,
     pub origin: String,

@@ -5,16 +5,18 @@
 //! The native build of the same logic ([`NativeTransform`]) implements the same [`Transform`]
 //! trait, so the test vectors and benchmarks run both paths through one code path.
 
+mod engine;
 mod imports;
 mod instance;
 mod native;
 
 pub use instance::ModuleInstance;
-pub use liveviewer_profile::output::{self, validate_outcome, OutputError, OutputLimits};
+pub use liveviewer_profile::output::{self, validate_outcome, Format, OutputError, OutputLimits};
 pub use native::NativeTransform;
 
 use extism::{CompiledPlugin, Manifest, PluginBuilder, Wasm};
-use liveviewer_wire::{AbiInfo, Outcome, ABI_VERSION, EXPORT_ABI, EXPORT_TRANSFORM_BATCH};
+use liveviewer_wire::v2::NameTable;
+use liveviewer_wire::{AbiInfo, AbiVersion, Outcome, EXPORT_ABI, EXPORT_TRANSFORM_BATCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -52,11 +54,18 @@ impl fmt::Display for ModuleVersion {
 pub struct Limits {
     /// Largest module file accepted.
     pub max_module_bytes: usize,
-    /// Linear memory cap per instance, in 64 KiB wasm pages.
+    /// Memory cap per instance, in 64 KiB wasm pages: the module's linear memory and the
+    /// Extism kernel's (which holds the call's input and output) together.
     pub memory_max_pages: u32,
+    /// Most elements of a table (`table.grow` past it fails); a module has at most one table.
+    pub table_max_elements: u32,
+    /// Most instances of one module at once (the pipeline's workers, a candidate's check).
+    /// With the caps above, this bounds everything a module can make the host allocate:
+    /// `max_instances * (memory_max_pages * 64 KiB + table_max_elements * 8 bytes)`.
+    pub max_instances: u32,
     /// Fuel (about one unit per wasm instruction) allowed per module call. Fuel is
     /// deterministic and counted per instance, unlike a wall-clock timeout. The viewer-profile
-    /// module uses about 200 000 per event (60 per input byte).
+    /// module uses about 100 000 per event (40 per input byte).
     pub fuel_per_call: u64,
     /// Most events per module call.
     pub max_batch: usize,
@@ -72,6 +81,8 @@ impl Default for Limits {
         Limits {
             max_module_bytes: 16 << 20,
             memory_max_pages: 1024,
+            table_max_elements: 65536,
+            max_instances: 16,
             fuel_per_call: 400_000_000,
             max_batch: 256,
             max_call_bytes: 1 << 20,
@@ -85,8 +96,14 @@ impl Limits {
         if self.max_module_bytes < 1024 {
             return Err("module.limits.max_module_bytes must be at least 1024".into());
         }
-        if self.memory_max_pages < 17 {
-            return Err("module.limits.memory_max_pages must be at least 17 (about 1 MiB)".into());
+        if !(17..=32768).contains(&self.memory_max_pages) {
+            return Err("module.limits.memory_max_pages must be between 17 (about 1 MiB) and 32768 (2 GiB)".into());
+        }
+        if !(1024..=1 << 24).contains(&self.table_max_elements) {
+            return Err("module.limits.table_max_elements must be between 1024 and 16777216".into());
+        }
+        if !(2..=256).contains(&self.max_instances) {
+            return Err("module.limits.max_instances must be between 2 and 256".into());
         }
         if self.fuel_per_call < 1_000_000 {
             return Err("module.limits.fuel_per_call must be at least 1000000".into());
@@ -101,6 +118,41 @@ impl Limits {
     }
 }
 
+/// The check a candidate module failed, in the order they run. Its name is part of the admin
+/// API's answer and of the fleet's records, so it never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStep {
+    /// More bytes than `module.limits.max_module_bytes`.
+    Size,
+    /// Imports something the host does not provide.
+    Imports,
+    /// Not valid WebAssembly for this runtime.
+    Compile,
+    /// Exports or ABI version the host does not speak.
+    Abi,
+    /// Fails or faults on the test vectors.
+    Vectors,
+}
+
+impl CheckStep {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckStep::Size => "size",
+            CheckStep::Imports => "imports",
+            CheckStep::Compile => "compile",
+            CheckStep::Abi => "abi",
+            CheckStep::Vectors => "vectors",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Why a candidate module was refused; [`LoadError::step`] names the check that failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
@@ -112,17 +164,17 @@ pub enum LoadError {
     Compile(String),
     #[error("{0}")]
     Abi(String),
-    #[error("module speaks ABI version {found}; this host speaks version {expected}")]
-    AbiVersion { found: u32, expected: u32 },
+    #[error("module speaks ABI version {found}; this host speaks versions 1 and 2")]
+    AbiVersion { found: u32 },
 }
 
 impl LoadError {
-    pub fn step(&self) -> &'static str {
+    pub fn step(&self) -> CheckStep {
         match self {
-            LoadError::TooLarge { .. } => "size",
-            LoadError::Imports(_) => "imports",
-            LoadError::Compile(_) => "compile",
-            LoadError::Abi(_) | LoadError::AbiVersion { .. } => "abi",
+            LoadError::TooLarge { .. } => CheckStep::Size,
+            LoadError::Imports(_) => CheckStep::Imports,
+            LoadError::Compile(_) => CheckStep::Compile,
+            LoadError::Abi(_) | LoadError::AbiVersion { .. } => CheckStep::Abi,
         }
     }
 }
@@ -192,6 +244,7 @@ pub struct Module {
 struct Inner {
     version: ModuleVersion,
     abi: AbiInfo,
+    format: Format,
     size: usize,
     limits: Limits,
     bytes: Arc<[u8]>,
@@ -205,20 +258,26 @@ impl Module {
         if bytes.len() > limits.max_module_bytes {
             return Err(LoadError::TooLarge { size: bytes.len(), max: limits.max_module_bytes });
         }
-        wasmparser::Validator::new()
+        wasmparser::Validator::new_with_features(engine::FEATURES)
             .validate_all(bytes)
-            .map_err(|e| LoadError::Compile(format!("not a valid wasm module: {e}")))?;
+            .map_err(|e| LoadError::Compile(format!("not a valid wasm module (WebAssembly 2.0): {e}")))?;
         imports::check(bytes).map_err(LoadError::Imports)?;
         let bytes: Arc<[u8]> = Arc::from(bytes);
         let compiled = compile(&bytes, limits).map_err(LoadError::Compile)?;
         let abi = read_abi(&compiled)?;
-        if abi.abi_version != ABI_VERSION {
-            return Err(LoadError::AbiVersion { found: abi.abi_version, expected: ABI_VERSION });
-        }
+        let format = match AbiVersion::from_u32(abi.abi_version) {
+            Some(AbiVersion::V1) => Format::V1,
+            Some(AbiVersion::V2) => Format::V2(
+                NameTable::new(abi.names.clone())
+                    .map_err(|e| LoadError::Abi(format!("`{EXPORT_ABI}` declares a name table the host refuses: {e}")))?,
+            ),
+            None => return Err(LoadError::AbiVersion { found: abi.abi_version }),
+        };
         Ok(Module {
             inner: Arc::new(Inner {
                 version: ModuleVersion::of_bytes(&bytes),
                 abi,
+                format,
                 size: bytes.len(),
                 limits: limits.clone(),
                 bytes,
@@ -233,6 +292,11 @@ impl Module {
 
     pub fn abi(&self) -> &AbiInfo {
         &self.inner.abi
+    }
+
+    /// How this module's output is read (its ABI version).
+    pub fn format(&self) -> &Format {
+        &self.inner.format
     }
 
     pub fn size(&self) -> usize {
@@ -252,20 +316,27 @@ impl Module {
         ModuleInstance::new(self.clone())
     }
 
-    pub(crate) fn compiled(&self) -> &CompiledPlugin {
-        &self.inner.compiled
+    /// A new Extism instance of the module (its own store, memory and kernel), as every batch
+    /// gets one; public for the benchmarks, which measure what that costs.
+    pub fn new_plugin(&self) -> Result<extism::Plugin, ModuleFault> {
+        extism::Plugin::new_from_compiled(&self.inner.compiled)
+            .map_err(|e| ModuleFault::Failed(format!("cannot instantiate: {e:#}")))
     }
 }
 
 fn compile(bytes: &[u8], limits: &Limits) -> Result<CompiledPlugin, String> {
     let manifest = Manifest::new([Wasm::data(bytes.to_vec())]).with_memory_max(limits.memory_max_pages);
     let builder = PluginBuilder::new(manifest)
+        .with_wasmtime_config(engine::config(limits))
         .with_wasi(false)
         .with_fuel_limit(limits.fuel_per_call)
         // No compilation cache on disk: the host writes nothing outside its data directory.
         .with_cache_disabled();
     CompiledPlugin::new(builder).map_err(|e| format!("{e:#}"))
 }
+
+/// Largest answer of the `abi` export: a v2 name table of a few hundred names fits many times.
+const MAX_ABI_BYTES: usize = 64 << 10;
 
 fn read_abi(compiled: &CompiledPlugin) -> Result<AbiInfo, LoadError> {
     let mut plugin = extism::Plugin::new_from_compiled(compiled)
@@ -279,8 +350,8 @@ fn read_abi(compiled: &CompiledPlugin) -> Result<AbiInfo, LoadError> {
     let out: Vec<u8> = plugin
         .call(EXPORT_ABI, Vec::<u8>::new())
         .map_err(|e| LoadError::Abi(format!("`{EXPORT_ABI}` failed: {e:#}")))?;
-    if out.len() > 4096 {
-        return Err(LoadError::Abi(format!("`{EXPORT_ABI}` returned {} bytes", out.len())));
+    if out.len() > MAX_ABI_BYTES {
+        return Err(LoadError::Abi(format!("`{EXPORT_ABI}` returned {} bytes (at most {MAX_ABI_BYTES})", out.len())));
     }
     serde_json::from_slice(&out)
         .map_err(|e| LoadError::Abi(format!("`{EXPORT_ABI}` returned something other than ABI info: {e}")))

@@ -14,7 +14,6 @@ use super::working::JobMeta;
 use super::{Durable, Pipeline, PipelineError};
 use crate::dead_letter::{DeadLetter, Kind};
 use crate::live::wall_ms;
-use crate::profile::ProfileState;
 use crate::store::{HistoryRow, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,7 +93,8 @@ impl Pipeline {
         let viewers: Vec<String> = metas.iter().map(|m| m.viewer.clone()).collect();
         tracing::debug!(viewers = viewers.len(), "write conflicts; merging again onto the stored profiles");
         let mut loaded = retry::forever(self, "profile load", || self.store.load(&viewers)).await?;
-        let mut changed: Vec<ProfileState> = Vec::new();
+        let mut changed: Vec<super::publish::Rendered> = Vec::new();
+        let ctx = self.publisher.render_context();
         {
             let mut working = self.working.lock().expect("working set");
             for meta in metas {
@@ -106,7 +106,7 @@ impl Pipeline {
                 let stored = loaded.found.remove(&meta.viewer);
                 working.rebase(&meta.viewer, stored, version, &self.bounds, meta.history);
                 if let Some(e) = working.get(&meta.viewer) {
-                    changed.push(e.state.clone());
+                    changed.push(super::publish::Rendered::of(&e.state, &ctx));
                 }
             }
         }

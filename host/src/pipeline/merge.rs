@@ -3,6 +3,7 @@
 //! irrelevant), and the status changes among them become history rows.
 
 use crate::profile::key::Key;
+use crate::profile::state::{Position, Seen};
 use crate::profile::{Bounds, ProfileState};
 use crate::store::HistoryRow;
 use liveviewer_wire::outcome::Apply;
@@ -13,8 +14,8 @@ pub struct Event<'a> {
     /// Position in the batch, to report back what became of it.
     pub index: usize,
     pub apply: &'a Apply,
-    /// `(partition, offset)` for redelivering sources.
-    pub watermark: Option<(String, i64)>,
+    /// Where the record was read, for redelivering sources.
+    pub watermark: Option<Position>,
 }
 
 pub struct Merged {
@@ -27,50 +28,58 @@ pub struct Merged {
     pub duplicates: usize,
     /// Deltas a profile bound dropped.
     pub dropped_deltas: usize,
+    /// Events at offsets already passed whose partition's log started again.
+    pub new_logs: usize,
 }
 
 pub fn merge_viewer(mut state: ProfileState, events: &[Event<'_>], module_version: &str, bounds: &Bounds) -> Merged {
     let mut applied = Vec::with_capacity(events.len());
     let mut applied_positions = Vec::with_capacity(events.len());
     let mut duplicates = 0;
+    let mut new_logs = 0;
     let mut dropped_deltas = 0;
+    let mut history = Vec::new();
     for e in events {
-        if let Some((partition, offset)) = &e.watermark {
-            if state.already_applied(partition, *offset) {
-                duplicates += 1;
-                continue;
+        if let Some(at) = &e.watermark {
+            match state.position(at) {
+                Seen::Merged => {
+                    duplicates += 1;
+                    continue;
+                }
+                Seen::NewLog => new_logs += 1,
+                Seen::New => {}
             }
         }
         dropped_deltas += state.apply(e.apply, bounds);
-        if let Some((partition, offset)) = &e.watermark {
-            state.record_offset(partition, *offset);
+        if let Some(at) = &e.watermark {
+            state.record_position(at);
         }
+        // Judged as each event merges, not once per batch: a long batch would otherwise push
+        // its early changes out of the bounded window before they were seen, and the history
+        // would depend on how the events were batched.
+        history.extend(status_change(&state, e.apply, module_version));
         applied.push(e.apply);
         applied_positions.push(e.index);
     }
     if !applied.is_empty() {
         state.module_version = module_version.to_owned();
     }
-    let history = status_changes(&state, &applied, module_version);
-    Merged { state, history, applied: applied.len(), applied_positions, duplicates, dropped_deltas }
+    Merged { state, history, applied: applied.len(), applied_positions, duplicates, dropped_deltas, new_logs }
 }
 
-/// The events of this batch that begin a new status in the merged timeline.
-fn status_changes(state: &ProfileState, applied: &[&Apply], module_version: &str) -> Vec<HistoryRow> {
-    let Some(window) = state.states.get("status") else { return Vec::new() };
-    let mut rows = Vec::new();
-    for a in applied {
-        let Some(status) = a.deltas.iter().find_map(|d| match d {
+/// The history row of `a`, just merged, when it begins a new status in the merged timeline.
+fn status_change(state: &ProfileState, a: &Apply, module_version: &str) -> Option<HistoryRow> {
+    let window = state.states.get("status")?;
+    {
+        let status = a.deltas.iter().find_map(|d| match d {
             Delta::State { field, value } if field == "status" => Some(value),
             _ => None,
-        }) else {
-            continue;
-        };
+        })?;
         let key = Key::from(&a.at);
-        let Ok(i) = window.events.binary_search_by(|(k, _)| k.cmp(&key)) else { continue };
+        let i = window.events.binary_search_by(|(k, _)| k.cmp(&key)).ok()?;
         let changed = i == 0 || window.events[i - 1].1 != *status;
         if changed && window.events[i].1 == *status {
-            rows.push(HistoryRow {
+            return Some(HistoryRow {
                 viewer_id: a.viewer.clone(),
                 ts: key.ts,
                 event_hash: key.id,
@@ -83,7 +92,7 @@ fn status_changes(state: &ProfileState, applied: &[&Apply], module_version: &str
             });
         }
     }
-    rows
+    None
 }
 
 fn set_value(a: &Apply, field: &str, member: &str) -> Option<String> {
@@ -112,9 +121,27 @@ mod tests {
     }
 
     #[test]
+    fn the_history_does_not_depend_on_how_events_were_batched() {
+        // More status changes than the state window keeps: one batch must record the early
+        // ones too, as batches of one do.
+        let events: Vec<Apply> = (0..80).map(|i| apply(i, if i % 2 == 0 { "W" } else { "P" })).collect();
+        let refs: Vec<Event<'_>> = events.iter().enumerate().map(|(i, a)| Event { index: i, apply: a, watermark: None }).collect();
+        let one_batch = merge_viewer(ProfileState::new("v"), &refs, "m", &Bounds::default());
+        let mut state = ProfileState::new("v");
+        let mut one_by_one = Vec::new();
+        for e in &refs {
+            let m = merge_viewer(state, std::slice::from_ref(e), "m", &Bounds::default());
+            one_by_one.extend(m.history);
+            state = m.state;
+        }
+        assert_eq!(one_batch.history.len(), 80, "every change recorded");
+        assert_eq!(one_batch.history, one_by_one);
+    }
+
+    #[test]
     fn redeliveries_are_not_merged_twice_and_changes_become_history() {
         let (a, b, c) = (apply(1, "W"), apply(2, "W"), apply(3, "P"));
-        let wm = |o| Some(("t/0".to_string(), o));
+        let wm = |o| Some(Position { source: "t/0".to_string(), offset: o, timestamp: Some(o) });
         let events = [
             Event { index: 0, apply: &a, watermark: wm(10) },
             Event { index: 1, apply: &b, watermark: wm(11) },

@@ -28,7 +28,7 @@ use crate::lifecycle::Lifecycle;
 use crate::live::{wall_ms, Live};
 use crate::message::{Message, Origin};
 use crate::metrics::Metrics;
-use crate::profile::{Bounds, ProfileState};
+use crate::profile::Bounds;
 use crate::store::{Store, StoreError};
 use crate::windows::sample::Sample;
 use publish::Publisher;
@@ -282,7 +282,8 @@ impl Pipeline {
                 working.insert(viewer, found.remove(viewer));
             }
         }
-        let mut changed: Vec<ProfileState> = Vec::new();
+        let mut changed: Vec<publish::Rendered> = Vec::new();
+        let ctx = self.publisher.render_context();
         // What the windowed metrics count of each changed profile's events, published with it.
         let mut samples: Vec<Vec<Sample>> = Vec::new();
         let seq = {
@@ -306,10 +307,15 @@ impl Pipeline {
                     tracing::debug!(%viewer, duplicates = m.duplicates, "redelivered events not merged again");
                 }
                 self.metrics.inc("liveviewer_deltas_dropped_total", &[], m.dropped_deltas as u64);
+                if m.new_logs > 0 {
+                    tracing::warn!(%viewer, events = m.new_logs, "events below the partition's watermark but newer than its log: the log started again (a re-created topic?); merged as new");
+                    self.metrics.inc("liveviewer_new_log_events_total", &[], m.new_logs as u64);
+                }
                 report.applied += m.applied;
                 report.duplicates += m.duplicates;
                 if m.changed {
-                    changed.push(working.get(&viewer).expect("just merged").state.clone());
+                    // Rendered here, once: no copy of the profile leaves the working set.
+                    changed.push(publish::Rendered::of(&working.get(&viewer).expect("just merged").state, &ctx));
                     samples.push(viewer_samples);
                 }
             }

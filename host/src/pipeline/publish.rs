@@ -3,12 +3,27 @@
 //! Kafka that is the changelog topic (each host reads all of it; the samples ride in a record
 //! header); in one process without Kafka it is this host's view and window counts directly.
 
-use crate::changelog::publisher::{encode, ChangelogPublisher, PublishError};
+use crate::changelog::publisher::{ChangelogPublisher, PublishError};
 use crate::live::{Live, ProfileRecord};
-use crate::profile::ProfileState;
+use crate::changelog::publisher::Outgoing;
+use crate::profile::{ProfileState, RenderContext};
 use crate::windows::sample::Sample;
 use crate::windows::Local;
 use std::sync::Arc;
+
+/// A changed profile, rendered once: its record and the record's JSON.
+pub struct Rendered {
+    pub record: ProfileRecord,
+    pub json: Arc<str>,
+}
+
+impl Rendered {
+    pub fn of(state: &ProfileState, ctx: &RenderContext) -> Rendered {
+        let record = ProfileRecord::of(state, ctx);
+        let json: Arc<str> = Arc::from(serde_json::to_string(&record).expect("profiles serialize"));
+        Rendered { record, json }
+    }
+}
 
 pub enum Publisher {
     InProcess { live: Arc<Live>, windows: Option<Arc<Local>> },
@@ -16,27 +31,35 @@ pub enum Publisher {
 }
 
 impl Publisher {
-    /// Publishes `states` (rendered once each) and, beside each, `samples[i]` (when given);
-    /// Ok once every host can see them.
-    pub async fn publish(&self, states: &[ProfileState], samples: &[Vec<Sample>]) -> Result<(), PublishError> {
-        if states.is_empty() {
+    /// The context profiles are rendered in.
+    pub fn render_context(&self) -> RenderContext {
+        match self {
+            Publisher::InProcess { live, .. } | Publisher::Changelog { live, .. } => live.render_context(),
+        }
+    }
+
+    /// Publishes rendered profiles and, beside each, `samples[i]` (when given: the samples of
+    /// the events just merged into it); Ok once every host can see them.
+    pub async fn publish(&self, rendered: &[Rendered], samples: &[Vec<Sample>]) -> Result<(), PublishError> {
+        if rendered.is_empty() {
             return Ok(());
         }
         match self {
             Publisher::InProcess { live, windows } => {
-                live.apply_states(states);
+                for r in rendered {
+                    live.apply(&r.record, r.json.clone());
+                }
                 if let Some(w) = windows {
-                    w.take_batch(states.iter().map(|s| s.viewer_id.as_str()).zip(samples));
+                    w.take_batch(rendered.iter().map(|r| r.record.profile.viewer_id.as_str()).zip(samples));
                 }
                 Ok(())
             }
-            Publisher::Changelog { changelog, live } => {
-                let ctx = live.render_context();
+            Publisher::Changelog { changelog, .. } => {
                 let batch = changelog.next_batch();
-                let records: Vec<_> = states
+                let records: Vec<Outgoing<'_>> = rendered
                     .iter()
                     .enumerate()
-                    .map(|(i, s)| encode(&ProfileRecord::of(s, &ctx), samples.get(i).map(Vec::as_slice), batch))
+                    .map(|(i, r)| Outgoing::new(&r.record.profile.viewer_id, r.json.as_bytes(), samples.get(i).map(Vec::as_slice), batch))
                     .collect();
                 changelog.publish(&records).await
             }

@@ -79,6 +79,12 @@ impl Pipeline {
     pub fn stuck(&self) -> Option<String> {
         self.progress.stuck(Duration::from_secs(self.config.stuck_after_s), Instant::now())
     }
+
+    /// What is failing now, when a write or a load has failed and is being retried: new
+    /// work that cannot be redelivered (an ingest request) is better turned away at once.
+    pub fn failing(&self) -> Option<String> {
+        self.progress.failing()
+    }
 }
 
 /// The retried operations under way.
@@ -102,6 +108,13 @@ impl Progress {
         let op = Op { what, since: Instant::now(), failures: 0, last_error: None };
         self.ops.lock().expect("progress").insert(id, op);
         UnderWay { id, ops: self.ops.clone() }
+    }
+
+    /// An operation under way that has failed at least once, described.
+    fn failing(&self) -> Option<String> {
+        let ops = self.ops.lock().expect("progress");
+        let op = ops.values().filter(|op| op.failures > 0).min_by_key(|op| op.since)?;
+        Some(format!("{} failing ({} failures), last: {}", op.what, op.failures, op.last_error.as_deref().unwrap_or("")))
     }
 
     /// The oldest operation under way for longer than `after`, described.

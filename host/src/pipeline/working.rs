@@ -14,6 +14,7 @@
 
 use super::merge::{merge_viewer, Event};
 use crate::message::Origin;
+use crate::profile::state::Position;
 use crate::profile::{Bounds, ProfileState};
 use crate::store::{HistoryRow, Stored, Write};
 use liveviewer_wire::outcome::Apply;
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub apply: Apply,
-    pub watermark: Option<(String, i64)>,
+    pub watermark: Option<Position>,
     pub origin: Origin,
     /// The batch it came in.
     pub seq: u64,
@@ -41,15 +42,12 @@ pub struct Entry {
     pub history: Vec<HistoryRow>,
     /// When the entry must be written; `None`: nothing unwritten.
     pub due: Option<Instant>,
-    /// The encoded size at the last load or write, and the most the merges since can have
-    /// added: a cheap bound that tells when the exact size must be checked.
-    pub size_bound: usize,
     last_used: Instant,
 }
 
 impl Entry {
-    fn new(state: ProfileState, stored_rev: u64, size: usize) -> Entry {
-        Entry { state, stored_rev, pending: Vec::new(), history: Vec::new(), due: None, size_bound: size, last_used: Instant::now() }
+    fn new(state: ProfileState, stored_rev: u64) -> Entry {
+        Entry { state, stored_rev, pending: Vec::new(), history: Vec::new(), due: None, last_used: Instant::now() }
     }
 
     pub fn dirty(&self) -> bool {
@@ -74,6 +72,9 @@ pub struct Merged {
     pub applied: usize,
     pub duplicates: usize,
     pub dropped_deltas: usize,
+    /// Events taken as new although at an offset already passed: the partition's log
+    /// started again (a re-created topic).
+    pub new_logs: usize,
     /// Whether the profile changed at all (and so is published).
     pub changed: bool,
 }
@@ -115,25 +116,43 @@ fn significance(state: &ProfileState) -> u64 {
     h.finish()
 }
 
-/// The most an event can add to a profile's encoded size.
+/// Events an entry keeps unwritten at most: past it, the entry is written at once, so that a
+/// viewer sending many events between writes does not hold them all in memory.
+pub const MAX_PENDING: usize = 64;
+
+/// The most an event can add to a profile's encoded size: every delta a new entry, every
+/// value at its full length (measured without writing it out).
 fn growth_bound(apply: &Apply) -> usize {
+    use liveviewer_wire::Delta;
     apply
         .deltas
         .iter()
         .map(|d| {
-            use liveviewer_wire::Delta;
             let text = match d {
                 Delta::State { field, value } => field.len() + value.len(),
-                Delta::Set { field, value, session } => field.len() + value.to_string().len() + session.as_ref().map_or(0, String::len),
+                Delta::Set { field, value, session } => field.len() + json_len(value) + session.as_ref().map_or(0, String::len),
                 Delta::Max { field, session, .. } => field.len() + session.as_ref().map_or(0, String::len),
-                Delta::Add { field, dedupe: _, session, .. } => field.len() + session.as_ref().map_or(0, String::len),
+                Delta::Add { field, session, .. } => field.len() + session.as_ref().map_or(0, String::len),
             };
-            // Keys, lengths, a window slot, a dedupe hash, a new session's record.
+            // Keys, lengths, a window slot, a kept dedupe key, a new session's record.
             text + 96
         })
         .sum::<usize>()
         + apply.event.len()
         + 32
+}
+
+/// At least the length of `v` written as JSON.
+fn json_len(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match v {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 24,
+        // Escapes can double a string at most... and \u escapes make six of one byte.
+        Value::String(s) => 2 + 6 * s.len(),
+        Value::Array(a) => 2 + a.iter().map(|x| json_len(x) + 1).sum::<usize>(),
+        Value::Object(o) => 2 + o.iter().map(|(k, x)| 6 * k.len() + 4 + json_len(x)).sum::<usize>(),
+    }
 }
 
 impl Working {
@@ -157,11 +176,8 @@ impl Working {
     /// Adds a loaded profile, or a new one for a viewer the store does not know.
     pub fn insert(&mut self, viewer: &str, stored: Option<Stored>) {
         let entry = match stored {
-            Some(s) => {
-                let size = s.state.encode().len();
-                Entry::new(s.state, s.rev, size)
-            }
-            None => Entry::new(ProfileState::new(viewer), 0, 64),
+            Some(s) => Entry::new(s.state, s.rev),
+            None => Entry::new(ProfileState::new(viewer), 0),
         };
         self.entries.insert(viewer.to_owned(), entry);
     }
@@ -188,11 +204,11 @@ impl Working {
         }
     }
 
-    /// Whether merging `events` would take the viewer's profile past `max_bytes` (exactly
-    /// checked only when the cheap bound says it might).
+    /// Whether merging `events` would take the viewer's profile past `max_bytes`: exactly
+    /// checked (a trial merge, encoded) only when the cheap bound says it might.
     pub fn would_exceed(&self, viewer: &str, events: &[(usize, &Apply)], max_bytes: usize, version: &str, bounds: &Bounds) -> bool {
         let Some(entry) = self.entries.get(viewer) else { return false };
-        let bound = entry.size_bound + events.iter().map(|(_, a)| growth_bound(a)).sum::<usize>();
+        let bound = entry.state.size_hint() + events.iter().map(|(_, a)| growth_bound(a)).sum::<usize>();
         if bound <= max_bytes {
             return false;
         }
@@ -205,7 +221,7 @@ impl Working {
     pub fn merge(
         &mut self,
         viewer: &str,
-        events: Vec<(Apply, Option<(String, i64)>, Origin)>,
+        events: Vec<(Apply, Option<Position>, Origin)>,
         seq: u64,
         urgent: bool,
         version: &str,
@@ -219,21 +235,18 @@ impl Working {
         let m = merge_viewer(std::mem::take(&mut entry.state), &refs, version, bounds);
         let applied_positions: Vec<usize> = m.applied_positions.clone();
         entry.state = m.state;
-        let out = Merged { applied: m.applied, duplicates: m.duplicates, dropped_deltas: m.dropped_deltas, changed: m.applied > 0 };
+        let out = Merged { applied: m.applied, duplicates: m.duplicates, dropped_deltas: m.dropped_deltas, new_logs: m.new_logs, changed: m.applied > 0 };
         if m.applied == 0 {
             return out;
         }
         entry.history.extend(m.history);
         let was_dirty = entry.first_seq();
-        let mut growth = 0;
-        let mut events: Vec<Option<(Apply, Option<(String, i64)>, Origin)>> = events.into_iter().map(Some).collect();
+        let mut events: Vec<Option<(Apply, Option<Position>, Origin)>> = events.into_iter().map(Some).collect();
         for i in applied_positions {
             let (apply, watermark, origin) = events[i].take().expect("each event once");
-            growth += growth_bound(&apply);
             entry.pending.push(Pending { apply, watermark, origin, seq });
         }
-        entry.size_bound += growth;
-        let significant = urgent || significance(&entry.state) != before;
+        let significant = urgent || entry.pending.len() >= MAX_PENDING || significance(&entry.state) != before;
         let wait = if significant { policy.flush_interval } else { policy.progress_interval };
         let due = Instant::now() + wait;
         entry.due = Some(entry.due.map_or(due, |d| d.min(due)));
@@ -253,7 +266,6 @@ impl Working {
                 continue;
             }
             let write = Write::new(&entry.state, entry.stored_rev);
-            entry.size_bound = write.state.len();
             let meta = JobMeta {
                 viewer: write.viewer_id.clone(),
                 expected_rev: entry.stored_rev,
@@ -368,7 +380,7 @@ mod tests {
 
     const POLICY: Policy = Policy { flush_interval: Duration::from_millis(100), progress_interval: Duration::from_secs(60) };
 
-    fn event(ts: i64, status: &str, position: f64) -> (Apply, Option<(String, i64)>, Origin) {
+    fn event(ts: i64, status: &str, position: f64) -> (Apply, Option<Position>, Origin) {
         let apply = Apply {
             viewer: "v".into(),
             event: "ping_event".into(),
@@ -378,7 +390,8 @@ mod tests {
                 Delta::Set { field: "media".into(), value: json!({"current_time": position}), session: None },
             ],
         };
-        (apply, Some(("t/0".into(), ts)), Origin::Kafka { topic: "t".into(), partition: 0, offset: ts })
+        let at = Position { source: "t/0".into(), offset: ts, timestamp: Some(ts) };
+        (apply, Some(at), Origin::Kafka { topic: "t".into(), partition: 0, offset: ts, timestamp: Some(ts) })
     }
 
     fn working() -> Working {

@@ -36,6 +36,7 @@ pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
         c.set(k, v);
     }
     let consumer: GroupConsumer = c.create_with_context(KafkaContext::new(cfg)?).context("creating the Kafka consumer")?;
+    crate::kafka::prime_token(consumer.client().native_ptr(), cfg)?;
     consumer.subscribe(&[&cfg.topic]).with_context(|| format!("subscribing to {}", cfg.topic))?;
     Ok(Arc::new(consumer))
 }
@@ -73,7 +74,7 @@ pub async fn run(
                         }
                         batch.push(Message {
                             payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                            origin: Origin::Kafka { topic: m.topic().to_owned(), partition: m.partition(), offset: m.offset() },
+                            origin: Origin::Kafka { topic: m.topic().to_owned(), partition: m.partition(), offset: m.offset(), timestamp: m.timestamp().to_millis() },
                         });
                     }
                     Err(e) => {
@@ -203,7 +204,7 @@ fn commit(consumer: &GroupConsumer, done: Vec<BTreeMap<(String, i32), i64>>) {
 fn next_offsets(batch: &[Message]) -> BTreeMap<(String, i32), i64> {
     let mut out: BTreeMap<(String, i32), i64> = BTreeMap::new();
     for m in batch {
-        if let Origin::Kafka { topic, partition, offset } = &m.origin {
+        if let Origin::Kafka { topic, partition, offset, .. } = &m.origin {
             let e = out.entry((topic.clone(), *partition)).or_insert(offset + 1);
             *e = (*e).max(offset + 1);
         }

@@ -433,6 +433,80 @@ fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::ProfileState;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// A DynamoDB endpoint that throttles every write of one viewer: what moto and dynalite
+    /// cannot be made to do. It answers the table checks and counts each viewer's PutItems.
+    async fn throttling_endpoint(throttled: &'static str) -> (String, Arc<Mutex<HashMap<String, usize>>>, Arc<AtomicUsize>) {
+        use axum::http::{HeaderMap, StatusCode};
+        let puts: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (p, r) = (puts.clone(), requests.clone());
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let (puts, requests) = (p.clone(), r.clone());
+                async move {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let op = target.rsplit('.').next().unwrap_or("");
+                    let json = |status, body: &str| (status, [("content-type", "application/x-amz-json-1.0")], body.to_owned());
+                    match op {
+                        "DescribeTable" => json(StatusCode::OK, r#"{"Table":{"TableName":"t","TableStatus":"ACTIVE"}}"#),
+                        "BatchWriteItem" => json(StatusCode::OK, r#"{"UnprocessedItems":{}}"#),
+                        "PutItem" => {
+                            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                            let viewer = v["Item"]["viewer_id"]["S"].as_str().unwrap_or("").to_owned();
+                            *puts.lock().unwrap().entry(viewer.clone()).or_insert(0) += 1;
+                            if viewer == throttled {
+                                json(
+                                    StatusCode::BAD_REQUEST,
+                                    r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"slow down"}"#,
+                                )
+                            } else {
+                                json(StatusCode::OK, "{}")
+                            }
+                        }
+                        _ => json(StatusCode::BAD_REQUEST, r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"not here"}"#),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (format!("http://{addr}"), puts, requests)
+    }
+
+    fn write(viewer: &str) -> Write {
+        let mut s = ProfileState::new(viewer);
+        s.last_seen = Some(1_763_000_000_000);
+        Write::new(&s, 0)
+    }
+
+    #[tokio::test]
+    async fn a_throttled_item_is_retried_alone_and_an_oversized_one_is_never_sent() {
+        // SAFETY of the environment: dummy credentials for a local endpoint, set before any
+        // thread of this test reads them.
+        for (k, v) in [("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_EC2_METADATA_DISABLED", "true")] {
+            unsafe { std::env::set_var(k, v) };
+        }
+        let (endpoint, puts, _) = throttling_endpoint("b").await;
+        let config = DynamoConfig { region: Some("us-east-1".into()), endpoint: Some(endpoint), create_tables: false, ..DynamoConfig::default() };
+        let store = DynamoStore::connect(&config).await.unwrap();
+        let mut huge = write("huge");
+        huge.state = vec![0; MAX_ITEM_BYTES];
+        let writes = Arc::new(vec![write("a"), write("b"), write("c"), huge]);
+        let outcome = store.commit(writes, Arc::new(Vec::new())).await.unwrap();
+        assert_eq!(outcome.retry.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>(), ["b"], "only the throttled one is to write again");
+        assert_eq!(outcome.refused.iter().map(|(v, _)| v.as_str()).collect::<Vec<_>>(), ["huge"]);
+        assert!(outcome.refused[0].1.contains("limit"), "{}", outcome.refused[0].1);
+        let puts = puts.lock().unwrap().clone();
+        assert_eq!((puts.get("a"), puts.get("c")), (Some(&1), Some(&1)), "the others written once: {puts:?}");
+        assert_eq!(puts.get("huge"), None, "an item over 400 KB never reaches DynamoDB");
+    }
 
     #[test]
     fn the_item_says_what_a_person_wants_to_know_and_expires() {

@@ -14,8 +14,12 @@ impl Moto {
     pub fn start() -> Moto {
         let moto = tool("LIVEVIEWER_MOTO_BIN", "moto_server");
         let port = free_port();
+        // moto's recorder writes its file into the working directory unless told otherwise:
+        // keep it out of the source tree.
+        let recording = std::env::temp_dir().join(format!("liveviewer-moto-{port}.recording"));
         let child = Command::new(moto)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_RECORDER_FILEPATH", &recording)
             .stdout(Stdio::null())
             .stderr(log_file("moto"))
             .spawn()
@@ -56,6 +60,11 @@ impl Moto {
                 Some(Request { operation, bytes })
             })
             .collect()
+    }
+
+    /// Forgets every table and item: a store whose tables were deleted under its users.
+    pub fn reset(&self) {
+        self.moto_api("POST", "reset");
     }
 
     /// How many recorded requests were of `operation`.

@@ -135,10 +135,15 @@ impl Kafka {
             // Advertised by name: the certificate is for `localhost`, so a client that
             // connects by address fails its host name check, as it should.
             advertised.push_str(&format!(",SASL_SSL://localhost:{}", s.port));
+            // SCRAM (credentials made at format time), PLAIN (one user), and OAUTHBEARER with
+            // Kafka's own validator of unsecured tokens (a token endpoint in the test makes
+            // them: what an identity provider does, without its signature).
             extra = format!(
-                "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n\
+                "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,PLAIN,OAUTHBEARER\n\
                  listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n\
                  listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n\
+                 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_{SCRAM_USER}=\"{SCRAM_PASSWORD}\";\n\
+                 listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub=\"broker\";\n\
                  ssl.keystore.type=PEM\n\
                  ssl.keystore.location={}\n\
                  ssl.client.auth=none\n",
@@ -277,6 +282,22 @@ impl Kafka {
             c.fetch_metadata(Some(name), Duration::from_secs(2)).is_ok_and(|m| {
                 m.topics().first().is_some_and(|t| t.error().is_none() && t.partitions().len() == partitions as usize && t.partitions().iter().all(|p| p.leader() >= 0))
             })
+        });
+    }
+
+    /// Deletes a topic and waits until the broker no longer lists it.
+    pub fn delete_topic(&self, name: &str) {
+        let admin: AdminClient<DefaultClientContext> = self.client().create().unwrap();
+        let results = crate::process::block_on(admin.delete_topics(&[name], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))))
+            .unwrap_or_else(|e| panic!("deleting topic {name}: {e}"));
+        for r in results {
+            if let Err((topic, code)) = r {
+                panic!("deleting topic {topic}: {code}");
+            }
+        }
+        let c = self.base_consumer("liveviewer-testkit-probe");
+        wait_until(&format!("topic {name} gone"), Duration::from_secs(30), || {
+            c.fetch_metadata(None, Duration::from_secs(2)).is_ok_and(|m| m.topics().iter().all(|t| t.name() != name))
         });
     }
 

@@ -4,7 +4,18 @@
 use crate::host::cli;
 use std::path::PathBuf;
 
+/// The repository's root directory.
+///
+/// Found from the running test's package (cargo sets `CARGO_MANIFEST_DIR` when it runs a test)
+/// before the directory this crate was compiled in: a target directory cached across checkouts
+/// may hold this crate built from another checkout, whose path is baked in and may be gone.
 pub fn repo_root() -> PathBuf {
+    let is_root = |d: &std::path::Path| d.join("plugin/Cargo.toml").is_file() && d.join("test-vectors").is_dir();
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        if let Some(root) = PathBuf::from(dir).ancestors().find(|d| is_root(d)) {
+            return root.to_path_buf();
+        }
+    }
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
