@@ -84,8 +84,19 @@ fn classpath() -> String {
     format!("{}/*", tool("LIVEVIEWER_KAFKA_LIBS", "Apache Kafka's jars").display())
 }
 
-/// A KRaft cluster id: 16 random bytes, base64url without padding.
+/// A KRaft cluster id: 16 random bytes, base64url without padding, not starting with `-`: the
+/// storage tool would take such an id for an option (one start in 64 failed so); Kafka's own
+/// ids are drawn again in that case too.
 fn cluster_id() -> String {
+    loop {
+        let id = random_id();
+        if !id.starts_with('-') {
+            return id;
+        }
+    }
+}
+
+fn random_id() -> String {
     let mut bytes = [0u8; 16];
     use std::io::Read;
     std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut bytes).unwrap();
