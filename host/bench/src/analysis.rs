@@ -98,7 +98,7 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
         out.push(format!(
             "**Changelog lag (goal not met): p99 {:.0} ms at a 5 s flush interval** (p50 {p50:.0} ms). The changelog is published as each batch is merged, \
              before and independently of the store's write-behind, so the flush interval does not set it (p50 stays near the other intervals'). Where the tail comes \
-             from was not profiled in this round; the run shared the machine with other work (load average 5 to 7 on 2 cores).",
+             from was not profiled in this round; it is there with the machine to itself too (the host, Kafka and moto on its 2 cores).",
             lag.unwrap().value
         ));
     }

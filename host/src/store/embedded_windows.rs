@@ -2,7 +2,7 @@
 //! the checkpoint, the concurrency series) by key, and the log of recent samples a restart
 //! replays to rebuild the open sessions, cut to what it needs at every write.
 
-use super::embedded::{transient, EmbeddedStore};
+use super::embedded::EmbeddedStore;
 use super::StoreError;
 use redb::{ReadableTable, TableDefinition};
 
@@ -20,23 +20,23 @@ type Loaded = (Vec<(String, Vec<u8>)>, Vec<(i64, i64, Vec<u8>)>);
 impl EmbeddedStore {
     /// Every window record, and the log in position order.
     pub fn windows_load(&self) -> Result<Loaded, StoreError> {
-        let txn = self.db.begin_read().map_err(transient)?;
+        let txn = self.db.get()?.begin_read().map_err(|e| self.db.error(e))?;
         let mut records = Vec::new();
         let mut log = Vec::new();
         match txn.open_table(RECORDS) {
             Ok(t) => {
-                for e in t.iter().map_err(transient)? {
-                    let (k, v) = e.map_err(transient)?;
+                for e in t.iter().map_err(|e| self.db.error(e))? {
+                    let (k, v) = e.map_err(|e| self.db.error(e))?;
                     records.push((k.value().to_owned(), v.value().to_vec()));
                 }
             }
             Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(e) => return Err(transient(e)),
+            Err(e) => return Err(self.db.error(e)),
         }
         match txn.open_table(LOG) {
             Ok(t) => {
-                for e in t.iter().map_err(transient)? {
-                    let (k, v) = e.map_err(transient)?;
+                for e in t.iter().map_err(|e| self.db.error(e))? {
+                    let (k, v) = e.map_err(|e| self.db.error(e))?;
                     let bytes = v.value();
                     if let (Some(ts), Some(body)) = (bytes.first_chunk::<8>(), bytes.get(8..)) {
                         log.push((k.value(), i64::from_le_bytes(*ts), body.to_vec()));
@@ -44,7 +44,7 @@ impl EmbeddedStore {
                 }
             }
             Err(redb::TableError::TableDoesNotExist(_)) => {}
-            Err(e) => return Err(transient(e)),
+            Err(e) => return Err(self.db.error(e)),
         }
         Ok((records, log))
     }
@@ -53,12 +53,12 @@ impl EmbeddedStore {
     /// samples are all older than `keep_log_from` and the minutes a day and an hour older than
     /// the newest.
     pub fn windows_write(&self, records: &[(String, Vec<u8>)], log: &[(i64, i64, Vec<u8>)], keep_log_from: i64) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(transient)?;
+        let txn = self.db.get()?.begin_write().map_err(|e| self.db.error(e))?;
         {
-            let mut t = txn.open_table(RECORDS).map_err(transient)?;
+            let mut t = txn.open_table(RECORDS).map_err(|e| self.db.error(e))?;
             let mut newest = i64::MIN;
             for (k, v) in records {
-                t.insert(k.as_str(), v.as_slice()).map_err(transient)?;
+                t.insert(k.as_str(), v.as_slice()).map_err(|e| self.db.error(e))?;
                 if let Some(m) = minute_of_key(k) {
                     newest = newest.max(m);
                 }
@@ -66,28 +66,28 @@ impl EmbeddedStore {
             if newest != i64::MIN {
                 let old: Vec<String> = t
                     .iter()
-                    .map_err(transient)?
+                    .map_err(|e| self.db.error(e))?
                     .filter_map(|e| e.ok().map(|(k, _)| k.value().to_owned()))
                     .filter(|k| minute_of_key(k).is_some_and(|m| m < newest - KEEP_MS))
                     .take(1000)
                     .collect();
                 for k in old {
-                    t.remove(k.as_str()).map_err(transient)?;
+                    t.remove(k.as_str()).map_err(|e| self.db.error(e))?;
                 }
             }
-            let mut l = txn.open_table(LOG).map_err(transient)?;
+            let mut l = txn.open_table(LOG).map_err(|e| self.db.error(e))?;
             let mut entry = Vec::new();
             for (seq, newest, body) in log {
                 entry.clear();
                 entry.extend_from_slice(&newest.to_le_bytes());
                 entry.extend_from_slice(body);
-                l.insert(*seq, entry.as_slice()).map_err(transient)?;
+                l.insert(*seq, entry.as_slice()).map_err(|e| self.db.error(e))?;
             }
             // The log is in position order, which is about the order of event time: the cut
             // stops at the first entry still needed (a late entry behind it goes later).
             let mut drop = Vec::new();
-            for e in l.iter().map_err(transient)? {
-                let (k, v) = e.map_err(transient)?;
+            for e in l.iter().map_err(|e| self.db.error(e))? {
+                let (k, v) = e.map_err(|e| self.db.error(e))?;
                 let ts = v.value().first_chunk::<8>().map_or(i64::MIN, |b| i64::from_le_bytes(*b));
                 if ts >= keep_log_from {
                     break;
@@ -95,10 +95,10 @@ impl EmbeddedStore {
                 drop.push(k.value());
             }
             for k in drop {
-                l.remove(k).map_err(transient)?;
+                l.remove(k).map_err(|e| self.db.error(e))?;
             }
         }
-        txn.commit().map_err(transient)
+        txn.commit().map_err(|e| self.db.error(e))
     }
 }
 

@@ -6,6 +6,7 @@
 mod dynamo;
 mod embedded;
 mod embedded_windows;
+mod redb_handle;
 
 pub use dynamo::DynamoStore;
 pub use embedded::EmbeddedStore;
