@@ -19,20 +19,6 @@ fn fixture_json_events() -> Vec<Value> {
     case["events"].as_array().unwrap().iter().map(|e| e["json"].clone()).collect()
 }
 
-fn post(url: &str, body: Vec<u8>, token: Option<&str>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let mut req = reqwest::Client::new().post(url).body(body).header("content-type", "application/json");
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    })
-}
-
 fn status_of(url: &str) -> u16 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async { reqwest::get(url).await.unwrap().status().as_u16() })
@@ -51,7 +37,7 @@ fn snowbridge_ingest_then_the_viewers_endpoints() {
     let host = demo(&dir, &[]);
     let events = fixture_json_events();
     let body = serde_json::to_vec(&events).unwrap();
-    let (status, answer) = post(&format!("{}ingest/snowbridge", host.url), body, None);
+    let (status, answer) = post_json(&format!("{}ingest/snowbridge", host.url), body, None);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer, json!({"accepted": 73, "applied": 47, "skipped": 26, "rejected": 0, "dead_lettered": 0}));
 
@@ -108,7 +94,7 @@ fn live_events_are_pushed_and_counted_active() {
         "contexts_com_snowplowanalytics_snowplow_media_player_2": [{"currentTime": 3, "paused": false, "ended": false, "label": "<img src=x onerror=alert(1)>"}],
         "contexts_com_snowplowanalytics_snowplow_media_session_1": [{"mediaSessionId": "s-live"}]
     });
-    let (status, _) = post(&format!("{}ingest/snowbridge", host.url), serde_json::to_vec(&json!([play])).unwrap(), None);
+    let (status, _) = post_json(&format!("{}ingest/snowbridge", host.url), serde_json::to_vec(&json!([play])).unwrap(), None);
     assert_eq!(status, 200);
     let mut pushed = None;
     for _ in 0..200 {
@@ -136,12 +122,12 @@ fn what_is_refused() {
     let token = "ingest-token-0123456789";
     let host = demo(&dir, &[("LIVEVIEWER__HTTP__INGEST_TOKEN", token), ("LIVEVIEWER__HTTP__MAX_BODY_BYTES", "65536")]);
     let ingest = format!("{}ingest/snowbridge", host.url);
-    assert_eq!(post(&ingest, b"[]".to_vec(), None).0, 401, "no token");
-    assert_eq!(post(&ingest, b"[]".to_vec(), Some("wrong-token-0123456789")).0, 401);
-    assert_eq!(post(&ingest, b"[]".to_vec(), Some(token)).0, 200);
-    assert_eq!(post(&ingest, b"{\"not\": \"an array\"}".to_vec(), Some(token)).0, 400);
-    assert_eq!(post(&ingest, b"[1, 2]".to_vec(), Some(token)).0, 400);
-    assert_eq!(post(&ingest, vec![b' '; 70_000], Some(token)).0, 413, "over the body limit");
+    assert_eq!(post_json(&ingest, b"[]".to_vec(), None).0, 401, "no token");
+    assert_eq!(post_json(&ingest, b"[]".to_vec(), Some("wrong-token-0123456789")).0, 401);
+    assert_eq!(post_json(&ingest, b"[]".to_vec(), Some(token)).0, 200);
+    assert_eq!(post_json(&ingest, b"{\"not\": \"an array\"}".to_vec(), Some(token)).0, 400);
+    assert_eq!(post_json(&ingest, b"[1, 2]".to_vec(), Some(token)).0, 400);
+    assert_eq!(post_json(&ingest, vec![b' '; 70_000], Some(token)).0, 413, "over the body limit");
     // Admin endpoints are off without an admin token.
     assert_eq!(status_of(&format!("{}admin/module", host.url)), 404);
     // Unknown paths and files are 404, and no path escapes the dashboard's own files.

@@ -15,20 +15,6 @@ fn demo(dir: &Path, env: &[(&str, &str)]) -> Host {
     Host::start(&["demo", "--listen", "127.0.0.1:0", "--viewers", "0", "--data-dir", dir.to_str().unwrap()], env)
 }
 
-fn post(url: &str, body: Vec<u8>, token: Option<&str>) -> (u16, Value) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
-        let mut req = reqwest::Client::new().post(url).body(body).header("content-type", "application/json");
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    })
-}
-
 /// A JSON array of `n` empty strings: 3 bytes an event, and each one a dead letter.
 fn empty_events(n: usize) -> Vec<u8> {
     let mut body = Vec::with_capacity(n * 3 + 2);
@@ -90,7 +76,7 @@ fn two_hundred_thousand_empty_events_are_refused_whole_at_no_cost() {
     // 600 KB: far below the 16 MiB body limit, and before the fix 200 000 dead letters.
     let body = empty_events(200_000);
     let started = Instant::now();
-    let (status, answer) = post(&format!("{}ingest/snowbridge", host.url), body, None);
+    let (status, answer) = post_json(&format!("{}ingest/snowbridge", host.url), body, None);
     let took = started.elapsed();
     let peak_growth = peak_rss(host.proc.pid()).saturating_sub(peak_before);
     let grown = file_len(&letters);
@@ -107,7 +93,7 @@ fn two_hundred_thousand_empty_events_are_refused_whole_at_no_cost() {
 fn a_request_at_the_limit_is_processed_in_batches_of_the_batch_size() {
     let dir = tempfile::tempdir().unwrap();
     let host = demo(dir.path(), &[]);
-    let (status, answer) = post(&format!("{}ingest/snowbridge", host.url), empty_events(10_000), None);
+    let (status, answer) = post_json(&format!("{}ingest/snowbridge", host.url), empty_events(10_000), None);
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], 10_000);
     assert_eq!(answer["dead_lettered"], 10_000, "an empty event is rejected by the module: {answer}");
@@ -116,7 +102,7 @@ fn a_request_at_the_limit_is_processed_in_batches_of_the_batch_size() {
     let lines = std::fs::read_to_string(dir.path().join("dead-letters.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 10_000, "every event accounted for");
     // One more than the limit is refused whole.
-    let (status, answer) = post(&format!("{}ingest/snowbridge", host.url), empty_events(10_001), None);
+    let (status, answer) = post_json(&format!("{}ingest/snowbridge", host.url), empty_events(10_001), None);
     assert_eq!(status, 413, "{answer}");
 }
 
@@ -157,7 +143,7 @@ fn the_dead_letter_file_is_bounded_and_rotated() {
     );
     // 10 requests of 1000 dead letters, about 2.4 MB of letters: far more than three files hold.
     for _ in 0..10 {
-        let (status, answer) = post(&format!("{}ingest/snowbridge", host.url), empty_events(1000), None);
+        let (status, answer) = post_json(&format!("{}ingest/snowbridge", host.url), empty_events(1000), None);
         assert_eq!(status, 200, "{answer}");
     }
     let current = dir.path().join("dead-letters.jsonl");

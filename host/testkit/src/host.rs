@@ -179,6 +179,21 @@ pub fn assert_same_profiles(expected: &Value, actual: &Value, what: &str) {
     }
 }
 
+/// A POST of a JSON body to `url`, with a bearer token if given: the status and the JSON answer
+/// (or its text).
+pub fn post_json(url: &str, body: Vec<u8>, token: Option<&str>) -> (u16, Value) {
+    crate::process::block_on(async {
+        let mut req = reqwest::Client::new().post(url).body(body).header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    })
+}
+
 /// An admin request with a bearer token: the status and the JSON answer (or its text).
 pub fn admin(host: &Host, method: &str, path: &str, body: Vec<u8>, token: &str) -> (u16, Value) {
     crate::process::block_on(async {

@@ -16,7 +16,7 @@ pub mod tls;
 pub mod workload;
 
 pub use dynamo::{Dynalite, Moto};
-pub use host::{admin, assert_same_profiles, aws_env, bin, cli, cli_output, http_get, profiles, replayed_profiles, write_config, Host};
+pub use host::{admin, assert_same_profiles, aws_env, bin, cli, cli_output, http_get, post_json, profiles, replayed_profiles, write_config, Host};
 pub use kafka::{Codec, Kafka};
 pub use process::{block_on, free_port, serial, try_wait_until, wait_until, Proc};
 pub use workload::{events_file, fixture_lines, now_ms, play_event, tsv_time, viewer_key, workload};
