@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 /// media label, first and last seen, module version, revision, rev, TTL, key).
 const ATTRIBUTE_BYTES: f64 = 260.0;
 
+/// How often each simulated viewer pings.
+const PING_MS: i64 = 10_000;
+
 fn restamp(line: &str, ms: i64) -> String {
     let t = liveviewer::simulator::tsv::tsv_time(ms);
     let mut f: Vec<&str> = line.split('\t').collect();
@@ -36,6 +39,16 @@ struct Run {
     history_rows: f64,
     state_bytes: f64,
     changelog_lag_ms: Vec<f64>,
+    /// The lag of the first round, when each viewer's first event has the host load its
+    /// profile from the store (a host's cold start; moto answers in tens of milliseconds).
+    first_round_lag_ms: Vec<f64>,
+    /// The same lag in two parts: from the event's time until the host sent the profile (the
+    /// changelog record's create time), and from there until the consumer had it.
+    host_part_ms: Vec<f64>,
+    delivery_part_ms: Vec<f64>,
+    /// How late the sender put each event on Kafka against its stamped time: part of the lag
+    /// that is the benchmark's, not the host's.
+    sender_late_ms: Vec<f64>,
 }
 
 async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64, viewers: usize, seconds: u64) -> anyhow::Result<Run> {
@@ -55,11 +68,11 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
             free_port()
         ),
     )?;
-    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", "warn")]);
+    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", &std::env::var("LIVEVIEWER_BENCH_HOST_LOG").unwrap_or_else(|_| "warn".into()))]);
 
     // The changelog as a downstream consumer reads it: how long after its event each
     // profile arrives.
-    let lag: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::new()));
+    let lag: Arc<Mutex<Vec<(i64, f64, f64, f64)>>> = Arc::new(Mutex::new(Vec::new()));
     let reader = {
         let (addr, topic, lag) = (kafka.addr.clone(), format!("{topic}.profiles"), lag.clone());
         tokio::spawn(async move {
@@ -75,7 +88,8 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
                 let now = liveviewer::live::wall_ms();
                 let Some(p) = m.payload().and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok()) else { continue };
                 if let Some(last) = p["last_seen"].as_str().and_then(liveviewer_wire::time::parse_millis) {
-                    lag.lock().unwrap().push((now - last) as f64);
+                    let sent = m.timestamp().to_millis().unwrap_or(now);
+                    lag.lock().unwrap().push((last, (now - last) as f64, (sent - last) as f64, (now - sent) as f64));
                 }
             }
         })
@@ -86,9 +100,9 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
     // time comes, stamped with the moment it is sent.
     let (addr, t, metrics_url) = (kafka.addr.clone(), topic.clone(), format!("{}metrics", host.url));
     let smoke = o.smoke;
-    let measured = tokio::task::spawn_blocking(move || -> anyhow::Result<(f64, f64, f64, f64)> {
+    let measured = tokio::task::spawn_blocking(move || -> anyhow::Result<((f64, f64, f64, f64), Vec<f64>, i64)> {
         let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new().set("bootstrap.servers", &addr).set("linger.ms", "5").create()?;
-        let mut sim = Simulator::new(viewers, 17, 10, 1_763_000_000_000);
+        let mut sim = Simulator::new(viewers, 17, (PING_MS / 1000) as u32, 1_763_000_000_000);
         let warm = viewers * if smoke { 4 } else { 6 };
         let mut first = None;
         for _ in 0..warm {
@@ -106,6 +120,7 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
         let start = Instant::now();
         let now0 = liveviewer::live::wall_ms();
         let mut marks: Option<(f64, f64, f64, f64)> = None;
+        let mut late = Vec::new();
         loop {
             let e = sim.next_event();
             let due = Duration::from_millis((e.ts - base).max(0) as u64);
@@ -118,26 +133,36 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
             while start.elapsed() < due {
                 std::thread::sleep(Duration::from_millis(1));
             }
-            let line = restamp(&e.line, now0 + due.as_millis() as i64);
+            let stamp = now0 + due.as_millis() as i64;
+            let line = restamp(&e.line, stamp);
             send(&p, BaseRecord::to(&t).key(&e.viewer).payload(&line));
+            if marks.is_some() {
+                late.push((liveviewer::live::wall_ms() - stamp) as f64);
+            }
         }
         p.flush(Duration::from_secs(30))?;
         // Counted up to the end of the sending, before the pause makes the host write all.
         std::thread::sleep(Duration::from_millis(300));
         let end = (metric("liveviewer_events_total"), metric("liveviewer_store_writes_total"), metric("liveviewer_store_history_rows_total"), metric("liveviewer_store_written_bytes_total"));
         let m = marks.unwrap_or((0.0, 0.0, 0.0, 0.0));
-        Ok((end.0 - m.0, end.1 - m.1, end.2 - m.2, end.3 - m.3))
+        Ok(((end.0 - m.0, end.1 - m.1, end.2 - m.2, end.3 - m.3), late, now0))
     })
     .await??;
-    let (events, writes, history_rows, state_bytes) = measured;
+    let ((events, writes, history_rows, state_bytes), sender_late_ms, now0) = measured;
     // Without write-behind the backlog is a write per event, at moto's pace (a few hundred a
     // second): it drains long after the sending ends. Drained before the next interval starts,
     // so that runs do not share moto.
     wait_until("the host to write everything", Duration::from_secs(1800), || kafka.caught_up(&topic, &topic, 4));
     reader.abort();
     drop(host);
-    let changelog_lag_ms = lag.lock().unwrap().clone();
-    Ok(Run { events, writes, history_rows, state_bytes, changelog_lag_ms })
+    // Steady state once every viewer has been seen: a ping round and a little more.
+    let steady_from = now0 + PING_MS + 2_000;
+    let (steady, first): (Vec<_>, Vec<_>) = lag.lock().unwrap().iter().copied().partition(|p| p.0 >= steady_from);
+    let changelog_lag_ms = steady.iter().map(|p| p.1).collect();
+    let first_round_lag_ms = first.iter().map(|p| p.1).collect();
+    let host_part_ms = steady.iter().map(|p| p.2).collect();
+    let delivery_part_ms = steady.iter().map(|p| p.3).collect();
+    Ok(Run { events, writes, history_rows, state_bytes, changelog_lag_ms, first_round_lag_ms, host_part_ms, delivery_part_ms, sender_late_ms })
 }
 
 pub async fn run(o: Options) -> BenchResult {
@@ -145,7 +170,12 @@ pub async fn run(o: Options) -> BenchResult {
     let kafka = Kafka::start();
     let moto = Moto::start();
     let mut figures = Vec::new();
-    for interval in [0u64, 1_000, 5_000] {
+    // LIVEVIEWER_BENCH_STORE_INTERVALS=5000 runs one interval alone (while looking into one).
+    let intervals: Vec<u64> = match std::env::var("LIVEVIEWER_BENCH_STORE_INTERVALS") {
+        Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) => vec![0, 1_000, 5_000],
+    };
+    for interval in intervals {
         let r = run_interval(&o, &kafka, &moto, interval, viewers, seconds).await?;
         let label = if interval == 0 { "no write-behind (0)".to_owned() } else { format!("flush_interval {} s", interval / 1000) };
         let per_event = r.writes / r.events.max(1.0);
@@ -162,12 +192,20 @@ pub async fn run(o: Options) -> BenchResult {
         figures.push(Figure::new("store", format!("changelog behind the events, p50, {label}"), "ms", vec![p50]));
         let p99_fig = Figure::new("store", format!("changelog behind the events, p99, {label}"), "ms", vec![p99]);
         figures.push(if interval == 5_000 { p99_fig.goal("< 1000 ms at 5 s", p99 < 1000.0) } else { p99_fig });
+        let mut first = r.first_round_lag_ms.clone();
+        figures.push(Figure::new("store", format!("changelog behind the events, first round (cold), p50, {label}"), "ms", vec![percentile(&mut first.clone(), 50.0)]));
+        figures.push(Figure::new("store", format!("changelog behind the events, first round (cold), p99, {label}"), "ms", vec![percentile(&mut first, 99.0)]));
+        for (part, values) in [("event to the host's send", &r.host_part_ms), ("the host's send to the consumer", &r.delivery_part_ms), ("the sender late against the event's time", &r.sender_late_ms)] {
+            let mut v = values.clone();
+            figures.push(Figure::new("store", format!("of the lag, {part}, p50, {label}"), "ms", vec![percentile(&mut v.clone(), 50.0)]));
+            figures.push(Figure::new("store", format!("of the lag, {part}, p99, {label}"), "ms", vec![percentile(&mut v, 99.0)]));
+        }
         figures.push(Figure::new("store", format!("events measured, {label}"), "events", vec![r.events]));
     }
     Ok((
         figures,
         vec![format!(
-            "store: {viewers} simulated viewers pinging every 10 s in steady state, sent in real time for {seconds} s to Apache Kafka (4 partitions), one host writing to moto (the DynamoDB API, in memory); counted from a tenth in to the end of the sending. A profile with a status, media session or ad change is written within store.flush_interval_ms, one with progress only within store.progress_flush_interval_ms (60 s); WCU per write from the item's size (state + about {ATTRIBUTE_BYTES} bytes of readable attributes), rounded up to a KB as on-demand DynamoDB bills it. Changelog lag: when a downstream consumer receives each profile, minus its last event's time."
+            "store: {viewers} simulated viewers pinging every 10 s in steady state, sent in real time for {seconds} s to Apache Kafka (4 partitions), one host writing to moto (the DynamoDB API, in memory); counted from a tenth in to the end of the sending. A profile with a status, media session or ad change is written within store.flush_interval_ms, one with progress only within store.progress_flush_interval_ms (60 s); WCU per write from the item's size (state + about {ATTRIBUTE_BYTES} bytes of readable attributes), rounded up to a KB as on-demand DynamoDB bills it. Changelog lag: when a downstream consumer receives each profile, minus its last event's time, in steady state (events from a ping round and 2 s after the start of the sending, when the host has every viewer's profile in memory) and, apart, in the first round, when each viewer's first event makes the host read its profile from the store first; the steady-state lag split at the changelog record's create time (event -> the host's send -> the consumer), and how late the sender itself was."
         )],
     ))
 }

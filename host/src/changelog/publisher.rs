@@ -7,7 +7,6 @@ use crate::kafka::Producer;
 use crate::windows::sample::{self, Sample};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureRecord;
-use std::time::Duration;
 
 pub struct ChangelogPublisher {
     producer: Producer,
@@ -46,15 +45,47 @@ impl ChangelogPublisher {
 
     /// Sends every record and waits for the broker's acknowledgements.
     pub async fn publish(&self, records: &[Outgoing<'_>]) -> Result<(), PublishError> {
-        let sends = records.iter().map(|r| {
+        self.send(records)?.acknowledged().await
+    }
+
+    /// Hands every record to the producer, in order (the producer keeps each partition's
+    /// order), without waiting for the broker: a batch's turn to merge ends here, and the
+    /// acknowledgements are awaited after it, while the next batch merges.
+    pub fn send(&self, records: &[Outgoing<'_>]) -> Result<Sent, PublishError> {
+        let mut acks = Vec::with_capacity(records.len());
+        for r in records {
             let mut record = FutureRecord::to(&self.topic).key(r.key).payload(r.value);
             if let Some(samples) = &r.samples {
                 record = record.headers(OwnedHeaders::new().insert(Header { key: sample::HEADER, value: Some(samples) }));
             }
-            self.producer.send(record, Duration::from_secs(10))
-        });
-        for result in futures::future::join_all(sends).await {
-            result.map_err(|(e, _)| PublishError { topic: self.topic.clone(), reason: e.to_string() })?;
+            // A full queue (the broker away for a while) is a failed publish: the caller
+            // retries, waiting as long as it takes.
+            acks.push(self.producer.send_result(record).map_err(|(e, _)| self.error(e.to_string()))?);
+        }
+        Ok(Sent { topic: self.topic.clone(), acks })
+    }
+
+    fn error(&self, reason: String) -> PublishError {
+        PublishError { topic: self.topic.clone(), reason }
+    }
+}
+
+/// Records handed to the producer, their acknowledgements still to come.
+pub struct Sent {
+    topic: String,
+    acks: Vec<rdkafka::producer::DeliveryFuture>,
+}
+
+impl Sent {
+    /// Ok once the broker has every record (the producer retries within its delivery timeout).
+    pub async fn acknowledged(self) -> Result<(), PublishError> {
+        for ack in self.acks {
+            let reason = match ack.await {
+                Ok(Ok(_)) => continue,
+                Ok(Err((e, _))) => e.to_string(),
+                Err(_) => "the producer dropped the record".to_owned(),
+            };
+            return Err(PublishError { topic: self.topic, reason });
         }
         Ok(())
     }

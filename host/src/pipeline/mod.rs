@@ -3,12 +3,14 @@
 //! 1. [`route::split_oversized`]: messages over the size limit are dead letters at once;
 //! 2. [`workers`]: the active module (and the shadow) runs the batch, faults contained;
 //! 3. [`route::route`]: outcomes become each viewer's events, dead letters and counts;
-//! 4. [`turn`]: batches merge in the order their source handed them over;
-//! 5. [`working`] + [`merge`]: each viewer's events merge into its profile in memory (loaded
-//!    from the store on first sight), and the profile is due for a write;
-//! 6. [`publish`]: the changed profiles go to every host's live view (the changelog);
-//! 7. dead letters are written;
-//! 8. [`flush`]: in the background, due profiles are written to the store, each on a
+//! 4. the profiles of viewers not in memory are read from the store, while the batch before
+//!    is still merging ([`Pipeline::prefetch`]);
+//! 5. [`turn`]: batches merge in the order their source handed them over;
+//! 6. [`working`] + [`merge`]: each viewer's events merge into its profile in memory, and the
+//!    profile is due for a write;
+//! 7. [`publish`]: the changed profiles go to every host's live view (the changelog);
+//! 8. dead letters are written;
+//! 9. [`flush`]: in the background, due profiles are written to the store, each on a
 //!    condition on the revision it was read at, losers merged again; a batch is durable once
 //!    every change of it is written, and only then may its source commit it ([`Accepted`]).
 
@@ -16,6 +18,7 @@ pub mod flush;
 pub mod in_flight;
 pub mod merge;
 pub mod publish;
+mod read;
 mod retry;
 pub mod route;
 pub mod turn;
@@ -32,6 +35,7 @@ use crate::profile::Bounds;
 use crate::store::{Store, StoreError};
 use crate::windows::sample::Sample;
 use publish::Publisher;
+use read::Prefetched;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -183,6 +187,7 @@ impl Pipeline {
         let version = self.lifecycle.active().module.version().0.clone();
         let mut report = BatchReport { events: batch.len(), module_version: version.clone(), ..Default::default() };
         let now = wall_ms();
+        let started = Instant::now();
         // Events that no source can deliver again are written at the next round, not later.
         let urgent = batch.iter().any(|m| matches!(m.origin, Origin::Http { .. }));
 
@@ -217,11 +222,29 @@ impl Pipeline {
             deployed = Some(ran.deployed);
         }
 
+        let ran_at = Instant::now();
+        // The profiles the working set lacks are read before the batch's turn: the store's
+        // read latency then overlaps the merge of the batch before, instead of holding up
+        // every batch behind this one (merges go one at a time, in turn).
+        let prefetched = match self.prefetch(by_viewer.keys()).await {
+            Ok(p) => p,
+            Err(e) => {
+                // Batches behind this one must not merge past it (their watermarks would make
+                // its events look like repeats when they come again): refuse them, as a
+                // failed merge does.
+                if turn.wait().await.is_ok() {
+                    turn.finish(false);
+                }
+                return Err(e);
+            }
+        };
+        let prefetched_at = Instant::now();
         turn.wait().await?;
+        let turn_at = Instant::now();
         let version = report.module_version.clone();
-        let merged = self.merge_and_publish(&batch, by_viewer, &version, urgent, &mut report, &mut letters, now).await;
-        let seq = match merged {
-            Ok(seq) => seq,
+        let merged = self.merge_and_publish(&batch, by_viewer, prefetched, &version, urgent, &mut report, &mut letters, now).await;
+        let (seq, publication) = match merged {
+            Ok(merged) => merged,
             Err(e) => {
                 turn.finish(false);
                 return Err(e);
@@ -231,6 +254,9 @@ impl Pipeline {
         let written = retry::forever(self, "dead-letter write", || self.dead_letters.write(&letters)).await;
         turn.finish(written.is_ok());
         written?;
+        let merged_at = Instant::now();
+        // After the turn: the next batch merges while the broker acknowledges this one's.
+        self.acknowledged(publication).await?;
         *self.last_merge.lock().expect("last merge") = Instant::now();
         if urgent || self.policy.flush_interval.is_zero() {
             self.wake_writer.notify_one();
@@ -240,7 +266,10 @@ impl Pipeline {
         }
         self.record_metrics(&report, &letters);
         self.lifecycle.check_health();
-        tracing::debug!(?report, seq, "batch merged");
+        let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1e3;
+        let done = Instant::now();
+        tracing::debug!(?report, seq, module_ms = ms(started, ran_at), read_ms = ms(ran_at, prefetched_at), turn_ms = ms(prefetched_at, turn_at),
+            merge_ms = ms(turn_at, merged_at), published_ms = ms(merged_at, done), "batch merged");
         // Without write-behind, a batch is done when it is written.
         if self.policy.flush_interval.is_zero() {
             self.wait_durable(seq).await?;
@@ -248,23 +277,23 @@ impl Pipeline {
         Ok(Accepted { report, seq })
     }
 
-    /// Loads the viewers not in the working set, merges each viewer's events, publishes the
-    /// changed profiles; returns the batch's number.
+    /// Puts the profiles of the viewers the working set lacks into it (read ahead, or read
+    /// again when the working set dropped entries since), merges each viewer's events,
+    /// sends the changed profiles; returns the batch's number and the publication under way.
     #[allow(clippy::too_many_arguments)]
     async fn merge_and_publish(
         &self,
         batch: &[Message],
         mut by_viewer: BTreeMap<String, route::ViewerEvents>,
+        prefetched: Prefetched,
         version: &str,
         urgent: bool,
         report: &mut BatchReport,
         letters: &mut Vec<DeadLetter>,
         now: i64,
-    ) -> Result<u64, PipelineError> {
-        let missing = self.working.lock().expect("working set").missing(by_viewer.keys());
+    ) -> Result<(u64, publish::Publication), PipelineError> {
+        let (missing, loaded) = self.missing_profiles(by_viewer.keys(), prefetched).await?;
         if !missing.is_empty() {
-            let loaded = retry::forever(self, "profile load", || self.store.load(&missing)).await?;
-            self.metrics.inc("liveviewer_store_loads_total", &[], missing.len() as u64);
             for (viewer, reason) in &loaded.unreadable {
                 // One unreadable item stops nothing else: its viewer's events wait in the
                 // dead letters, with the reason and the item's key, for the operator.
@@ -324,15 +353,15 @@ impl Pipeline {
             self.metrics.set("liveviewer_unwritten_profiles", &[], working.dirty() as f64);
             seq
         };
-        retry::forever_publish(self, || self.publisher.publish(&changed, &samples)).await?;
-        self.metrics.inc("liveviewer_profiles_published_total", &[], changed.len() as u64);
+        let sending = self.publisher.send(&changed, &samples);
+        let publication = publish::Publication { changed, samples, sending };
         // A batch that changed nothing is durable as soon as it is merged.
         self.announce_durable();
         // Too many unwritten profiles: write them all before taking more.
         if self.working.lock().expect("working set").dirty() > self.config.max_cached_profiles {
             self.flush_all().await?;
         }
-        Ok(seq)
+        Ok((seq, publication))
     }
 
     /// Waits until batch `seq` is durable.

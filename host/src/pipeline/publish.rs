@@ -2,13 +2,19 @@
 //! with the samples of the events merged into each (what the windowed metrics count). With
 //! Kafka that is the changelog topic (each host reads all of it; the samples ride in a record
 //! header); in one process without Kafka it is this host's view and window counts directly.
+//!
+//! A batch's records are handed to the producer in its turn, so in merge order, and their
+//! acknowledgements awaited after it: waiting in the turn made the broker's round trip part of
+//! every batch's merge, one batch at a time, and it bounded the whole pipeline's rate. A batch
+//! is still accepted (and so committed) only once the broker has its profiles.
 
-use crate::changelog::publisher::{ChangelogPublisher, PublishError};
+use crate::changelog::publisher::{ChangelogPublisher, PublishError, Sent};
 use crate::live::{Live, ProfileRecord};
 use crate::changelog::publisher::Outgoing;
 use crate::profile::{ProfileState, RenderContext};
 use crate::windows::sample::Sample;
 use crate::windows::Local;
+use super::{retry, Pipeline, PipelineError};
 use std::sync::Arc;
 
 /// A changed profile, rendered once: its record and the record's JSON.
@@ -22,6 +28,43 @@ impl Rendered {
         let record = ProfileRecord::of(state, ctx);
         let json: Arc<str> = Arc::from(serde_json::to_string(&record).expect("profiles serialize"));
         Rendered { record, json }
+    }
+}
+
+/// A batch's changed profiles on their way to every host: sent in the batch's turn (so in
+/// merge order), acknowledged after it.
+pub struct Publication {
+    pub changed: Vec<Rendered>,
+    pub samples: Vec<Vec<Sample>>,
+    pub sending: Result<Sending, PublishError>,
+}
+
+impl Pipeline {
+    /// Waits until every host can see a batch's profiles; what the broker did not take is sent
+    /// again, for as long as it takes (a copy sent twice is harmless: the revision tells).
+    pub(super) async fn acknowledged(&self, p: Publication) -> Result<(), PipelineError> {
+        let failed = match p.sending {
+            Ok(sending) => sending.acknowledged().await.err(),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
+            tracing::warn!(error = %e, profiles = p.changed.len(), "changelog publish failed; sending again");
+            retry::forever_publish(self, || self.publisher.publish(&p.changed, &p.samples)).await?;
+        }
+        self.metrics.inc("liveviewer_profiles_published_total", &[], p.changed.len() as u64);
+        Ok(())
+    }
+}
+
+/// A publication under way: the broker's acknowledgements still to come (none in one process).
+pub struct Sending(Option<Sent>);
+
+impl Sending {
+    pub async fn acknowledged(self) -> Result<(), PublishError> {
+        match self.0 {
+            Some(sent) => sent.acknowledged().await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -41,8 +84,14 @@ impl Publisher {
     /// Publishes rendered profiles and, beside each, `samples[i]` (when given: the samples of
     /// the events just merged into it); Ok once every host can see them.
     pub async fn publish(&self, rendered: &[Rendered], samples: &[Vec<Sample>]) -> Result<(), PublishError> {
+        self.send(rendered, samples)?.acknowledged().await
+    }
+
+    /// Starts [`Publisher::publish`] without waiting for the broker: in this host's view at
+    /// once, on the changelog once [`Sending::acknowledged`] says so.
+    pub fn send(&self, rendered: &[Rendered], samples: &[Vec<Sample>]) -> Result<Sending, PublishError> {
         if rendered.is_empty() {
-            return Ok(());
+            return Ok(Sending(None));
         }
         match self {
             Publisher::InProcess { live, windows } => {
@@ -52,7 +101,7 @@ impl Publisher {
                 if let Some(w) = windows {
                     w.take_batch(rendered.iter().map(|r| r.record.profile.viewer_id.as_str()).zip(samples));
                 }
-                Ok(())
+                Ok(Sending(None))
             }
             Publisher::Changelog { changelog, .. } => {
                 let batch = changelog.next_batch();
@@ -61,7 +110,7 @@ impl Publisher {
                     .enumerate()
                     .map(|(i, r)| Outgoing::new(&r.record.profile.viewer_id, r.json.as_bytes(), samples.get(i).map(Vec::as_slice), batch))
                     .collect();
-                changelog.publish(&records).await
+                Ok(Sending(Some(changelog.send(&records)?)))
             }
         }
     }

@@ -101,6 +101,10 @@ pub struct Working {
     unwritten: BTreeMap<u64, usize>,
     /// The latest batch merged.
     merged_seq: u64,
+    /// Counts the times entries were dropped (evicted, forgotten): a profile read from the
+    /// store while its viewer was missing is still the one to merge onto if nothing was dropped
+    /// since (see [`Working::generation`]).
+    generation: u64,
 }
 
 /// What stands for "the same" profile when deciding how soon it must be written: every state
@@ -171,6 +175,14 @@ impl Working {
     /// The viewers among `viewers` that must be loaded first.
     pub fn missing<'a>(&self, viewers: impl Iterator<Item = &'a String>) -> Vec<String> {
         viewers.filter(|v| !self.entries.contains_key(*v)).cloned().collect()
+    }
+
+    /// Changes whenever entries are dropped. A viewer missing when the generation was `g` and
+    /// missing still at `g` was not in the set in between, so this host did not write it
+    /// meanwhile and a profile read from the store then is still the one to merge onto (another
+    /// host's write in between is caught by the revision condition, as always).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Adds a loaded profile, or a new one for a viewer the store does not know.
@@ -359,11 +371,13 @@ impl Working {
         for (_, k) in clean.into_iter().take(excess) {
             self.entries.remove(&k);
         }
+        self.generation += 1;
     }
 
     /// Forgets every written entry: after a rebalance, another host may have written them.
     pub fn forget_written(&mut self) {
         self.entries.retain(|_, e| e.dirty());
+        self.generation += 1;
     }
 
     /// When the next entry is due.
@@ -488,5 +502,34 @@ mod tests {
         w.evict(100);
         assert!(w.len() <= 100, "{}", w.len());
         assert_eq!(w.dirty(), 50, "the 50 unwritten stay");
+    }
+
+    /// A profile read ahead of a batch's turn is merged onto only while the generation holds:
+    /// adding and merging keep it, any dropped entry changes it.
+    #[test]
+    fn the_generation_changes_exactly_when_entries_are_dropped() {
+        let mut w = Working::default();
+        let g0 = w.generation();
+        for i in 0..20 {
+            let v = format!("v{i}");
+            w.insert(&v, None);
+            let seq = w.next_seq();
+            let (mut a, wm, o) = event(i, "W", 1.0);
+            a.viewer = v.clone();
+            w.merge(&v, vec![(a, wm, o)], seq, false, "m", &Bounds::default(), &POLICY);
+        }
+        for j in w.take_due(Instant::now(), true) {
+            w.written(j.meta);
+        }
+        w.evict(100);
+        assert_eq!(w.generation(), g0, "inserts, merges, writes and an eviction under the cap drop nothing");
+        assert_eq!(w.missing([&"v3".to_owned(), &"new".to_owned()].into_iter()), vec!["new".to_owned()]);
+        w.evict(10);
+        let g1 = w.generation();
+        assert_ne!(g1, g0, "evicted");
+        assert!(w.len() <= 10);
+        w.forget_written();
+        assert_ne!(w.generation(), g1, "forgotten after a rebalance");
+        assert_eq!(w.len(), 0);
     }
 }
