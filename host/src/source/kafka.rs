@@ -41,6 +41,12 @@ pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
     Ok(Arc::new(consumer))
 }
 
+/// Batches in flight at once: while one merges, the next ones run the module and read their new
+/// viewers' profiles from the store (merges still go one at a time, in order). With two, a
+/// store read slower than a merge left the consumer waiting: at 1,000 events/s against moto
+/// the changelog's p99 was 1.6-1.9 s with two and 0.8 s with four (store benchmark, 5 s flush).
+const IN_FLIGHT: usize = 4;
+
 /// Offsets of batches merged but not yet durable, oldest first.
 type Awaiting = std::collections::VecDeque<(u64, BTreeMap<(String, i32), i64>)>;
 
@@ -53,8 +59,7 @@ pub async fn run(
     batch_wait: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    // The next batch runs the module while the previous one is merged.
-    let mut in_flight = InFlight::new(pipeline.clone(), 2);
+    let mut in_flight = InFlight::new(pipeline.clone(), IN_FLIGHT);
     let mut awaiting: Awaiting = Default::default();
     let mut durable = pipeline.durable();
     let mut assignment_seen = consumer.context().assignments();

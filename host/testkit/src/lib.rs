@@ -7,6 +7,7 @@
 //! fails saying so, it is never skipped.
 
 pub mod dynamo;
+pub mod holding_proxy;
 pub mod host;
 pub mod kafka;
 pub mod modules;
@@ -16,6 +17,7 @@ pub mod tls;
 pub mod workload;
 
 pub use dynamo::{Dynalite, Moto};
+pub use holding_proxy::HoldingProxy;
 pub use host::{admin, assert_same_profiles, aws_env, bin, cli, cli_output, http_get, post_json, profiles, replayed_profiles, write_config, Host};
 pub use kafka::{Codec, Kafka};
 pub use process::{block_on, free_port, serial, try_wait_until, wait_until, Proc};
