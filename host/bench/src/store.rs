@@ -39,8 +39,8 @@ struct Run {
     history_rows: f64,
     state_bytes: f64,
     changelog_lag_ms: Vec<f64>,
-    /// The lag of the first round, when each viewer's first event has the host load its
-    /// profile from the store (a host's cold start; moto answers in tens of milliseconds).
+    /// The lag of the first round, when each viewer's first event has the host read its
+    /// profile from the store (a host's cold start).
     first_round_lag_ms: Vec<f64>,
     /// The same lag in two parts: from the event's time until the host sent the profile (the
     /// changelog record's create time), and from there until the consumer had it.
@@ -205,7 +205,7 @@ pub async fn run(o: Options) -> BenchResult {
     Ok((
         figures,
         vec![format!(
-            "store: {viewers} simulated viewers pinging every 10 s in steady state, sent in real time for {seconds} s to Apache Kafka (4 partitions), one host writing to moto (the DynamoDB API, in memory); counted from a tenth in to the end of the sending. A profile with a status, media session or ad change is written within store.flush_interval_ms, one with progress only within store.progress_flush_interval_ms (60 s); WCU per write from the item's size (state + about {ATTRIBUTE_BYTES} bytes of readable attributes), rounded up to a KB as on-demand DynamoDB bills it. Changelog lag: when a downstream consumer receives each profile, minus its last event's time, in steady state (events from a ping round and 2 s after the start of the sending, when the host has every viewer's profile in memory) and, apart, in the first round, when each viewer's first event makes the host read its profile from the store first; the steady-state lag split at the changelog record's create time (event -> the host's send -> the consumer), and how late the sender itself was."
+            "store: {viewers} simulated viewers pinging every 10 s in steady state, sent in real time for {seconds} s to Apache Kafka (4 partitions), one host writing to moto (the DynamoDB API, in memory); counted from a tenth in to the end of the sending. A profile with a status, media session or ad change is written within store.flush_interval_ms, one with progress only within store.progress_flush_interval_ms (60 s); WCU per write from the item's size (state + about {ATTRIBUTE_BYTES} bytes of readable attributes), rounded up to a KB as on-demand DynamoDB bills it. Changelog lag: when a downstream consumer receives each profile, minus its last event's time, in steady state (events from a ping round and 2 s after the start of the sending, when the host holds the profiles of the viewers there from the start; those arriving later, about 25 a second, are read from the store on first sight) and, apart, in the first round, when each viewer's first event makes the host read its profile from the store first; the steady-state lag split at the changelog record's create time (event -> the host's send -> the consumer), and how late the sender itself was."
         )],
     ))
 }

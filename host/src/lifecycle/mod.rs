@@ -177,9 +177,17 @@ impl Lifecycle {
         self.lock().last_refused.clone()
     }
 
-    /// Makes a checked module the active one; the active one becomes the previous.
+    /// Makes a checked module the active one; the active one becomes the previous. The module
+    /// already active stays as it is (its counters, and the previous one to roll back to): an
+    /// upload repeated, or the fleet's record of this host's own upload arriving once the
+    /// upload has taken over, would otherwise make it its own previous, and a rollback (the
+    /// fleet's automatic one too) would stay on the module it means to leave.
     pub fn activate(&self, next: Arc<Deployed>) -> Swapped {
         let mut s = self.lock();
+        if s.active.module.version() == next.module.version() {
+            tracing::info!(active = %s.active.module.version().short(), origin = %next.origin, "module already active; nothing to swap");
+            return Swapped { active: s.active.summary(), previous: s.previous.as_ref().map(|p| p.summary()) };
+        }
         let old = std::mem::replace(&mut s.active, next);
         s.previous = Some(old);
         self.keep(&s.active);
@@ -251,5 +259,27 @@ impl Lifecycle {
             let _ = self.auto_rolled_back.send(Some((active.module.version().0.clone(), back)));
         }
         rolled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::module::{Limits, BUILTIN_WASM};
+
+    /// The fleet's record of this host's own upload can arrive once the upload has taken over;
+    /// following it swaps in the module already active. That must not make the module its own
+    /// previous: the fleet's automatic rollback then stayed on the module it meant to leave.
+    #[test]
+    fn swapping_in_the_active_module_again_changes_nothing() {
+        let module = Module::load(BUILTIN_WASM, &Limits::default()).unwrap();
+        let lifecycle = Lifecycle::new(Deployed::new(module.clone(), "built-in", 0, 0), HealthPolicy::default(), Arc::new(Metrics::default()), None);
+        lifecycle.active().record(10, 1);
+        let swapped = lifecycle.activate(Deployed::new(module, "fleet", 0, 1));
+        assert!(swapped.previous.is_none(), "no module before the active one");
+        assert!(lifecycle.previous().is_none());
+        assert_eq!(lifecycle.active().origin, "built-in", "the active one kept, with its counters");
+        assert_eq!(lifecycle.active().events.load(Ordering::Relaxed), 10);
+        assert!(lifecycle.rollback("test").is_none(), "nothing to roll back to");
     }
 }
