@@ -23,10 +23,7 @@ pub(super) struct Prefetched {
 impl Pipeline {
     /// Reads the profiles of `viewers` that the working set lacks.
     pub(super) async fn prefetch<'a>(&self, viewers: impl Iterator<Item = &'a String>) -> Result<Prefetched, PipelineError> {
-        let (missing, generation) = {
-            let working = self.working.lock().expect("working set");
-            (working.missing(viewers), working.generation())
-        };
+        let (missing, generation) = self.missing_now(viewers);
         Ok(Prefetched { generation, loaded: self.load(&missing).await? })
     }
 
@@ -37,16 +34,19 @@ impl Pipeline {
         viewers: impl Iterator<Item = &'a String>,
         prefetched: Prefetched,
     ) -> Result<(Vec<String>, Loaded), PipelineError> {
-        let (missing, generation) = {
-            let working = self.working.lock().expect("working set");
-            (working.missing(viewers), working.generation())
-        };
+        let (missing, generation) = self.missing_now(viewers);
         if missing.is_empty() {
             return Ok((missing, Loaded::default()));
         }
         // Nothing dropped since: every viewer missing now was missing then, and was read.
         let loaded = if generation == prefetched.generation { prefetched.loaded } else { self.load(&missing).await? };
         Ok((missing, loaded))
+    }
+
+    /// The viewers the working set lacks, with its generation, at one moment.
+    fn missing_now<'a>(&self, viewers: impl Iterator<Item = &'a String>) -> (Vec<String>, u64) {
+        let working = self.working.lock().expect("working set");
+        (working.missing(viewers), working.generation())
     }
 
     async fn load(&self, viewers: &[String]) -> Result<Loaded, PipelineError> {

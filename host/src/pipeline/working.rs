@@ -408,6 +408,16 @@ mod tests {
         (apply, Some(at), Origin::Kafka { topic: "t".into(), partition: 0, offset: ts, timestamp: Some(ts) })
     }
 
+    /// Viewer `v{i}`, new, with one event merged (unwritten).
+    fn add_viewer(w: &mut Working, i: i64) {
+        let v = format!("v{i}");
+        w.insert(&v, None);
+        let seq = w.next_seq();
+        let (mut a, wm, o) = event(i, "W", 1.0);
+        a.viewer = v.clone();
+        w.merge(&v, vec![(a, wm, o)], seq, false, "m", &Bounds::default(), &POLICY);
+    }
+
     fn working() -> Working {
         let mut w = Working::default();
         w.insert("v", None);
@@ -487,12 +497,7 @@ mod tests {
     fn only_written_entries_are_evicted() {
         let mut w = Working::default();
         for i in 0..200 {
-            let v = format!("v{i}");
-            w.insert(&v, None);
-            let seq = w.next_seq();
-            let (mut a, wm, o) = event(i, "W", 1.0);
-            a.viewer = v.clone();
-            w.merge(&v, vec![(a, wm, o)], seq, false, "m", &Bounds::default(), &POLICY);
+            add_viewer(&mut w, i);
             if i < 150 {
                 for j in w.take_due(Instant::now(), true) {
                     w.written(j.meta);
@@ -511,12 +516,7 @@ mod tests {
         let mut w = Working::default();
         let g0 = w.generation();
         for i in 0..20 {
-            let v = format!("v{i}");
-            w.insert(&v, None);
-            let seq = w.next_seq();
-            let (mut a, wm, o) = event(i, "W", 1.0);
-            a.viewer = v.clone();
-            w.merge(&v, vec![(a, wm, o)], seq, false, "m", &Bounds::default(), &POLICY);
+            add_viewer(&mut w, i);
         }
         for j in w.take_due(Instant::now(), true) {
             w.written(j.meta);
