@@ -357,7 +357,8 @@ pub struct DynamoConfig {
     /// Days a profile is kept after the viewer's last event (TTL; 0: for ever).
     pub profile_ttl_days: u32,
     pub create_tables: bool,
-    /// Concurrent write requests per batch.
+    /// The most write requests in flight at once. The host starts at one and raises it while
+    /// the store's round trip holds steady (see `store/write_limit.rs`).
     pub write_concurrency: usize,
 }
 

@@ -38,7 +38,9 @@ fn simulated(n: u64, viewers: usize) -> impl Iterator<Item = (String, Vec<u8>)> 
 
 pub async fn throughput(o: Options) -> BenchResult {
     let n: u64 = if o.smoke { 5_000 } else { 1_000_000 };
-    let runs = if o.smoke { 1 } else { 3 };
+    // LIVEVIEWER_BENCH_PIPELINE_RUNS=1 for a quick look (with LIVEVIEWER_BENCH_HOST_LOG for the
+    // host's per-batch timings at debug level).
+    let runs = std::env::var("LIVEVIEWER_BENCH_PIPELINE_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(if o.smoke { 1 } else { 3 });
     let broker = Kafka::start();
     broker.create_topic("bench", 4);
     broker.create_topic("bench.dead-letter", 1);
@@ -79,7 +81,8 @@ pub async fn throughput(o: Options) -> BenchResult {
         // The host: everything a real deployment does, into the embedded store.
         let group = format!("host-{run}");
         let config = host_config(dir.path(), &broker, "bench", &group)?;
-        let h = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", "warn")]);
+        let log = std::env::var("LIVEVIEWER_BENCH_HOST_LOG").unwrap_or_else(|_| "warn".into());
+        let h = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", &log)]);
         let warm = (n / 100).max(1) as i64;
         let b = &broker;
         wait_until("the host to start consuming", Duration::from_secs(120), || b.committed_total(&group, "bench", 4) >= warm);

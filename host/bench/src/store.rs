@@ -60,14 +60,21 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
         &config,
         format!(
             "data_dir = {:?}\n[source]\nkind = \"kafka\"\n[source.kafka]\nbrokers = \"{}\"\ntopic = \"{topic}\"\ngroup_id = \"{topic}\"\nchangelog_topic = \"{topic}.profiles\"\nmodules_topic = \"{topic}.modules\"\n\
-             [store]\nkind = \"dynamodb\"\nflush_interval_ms = {interval_ms}\n[store.dynamodb]\nregion = \"us-east-1\"\nendpoint = \"{}\"\nprofiles_table = \"p{interval_ms}\"\nhistory_table = \"h{interval_ms}\"\n\
+             [store]\nkind = \"dynamodb\"\nflush_interval_ms = {interval_ms}\n[store.dynamodb]\nregion = \"us-east-1\"\nendpoint = \"{}\"\nprofiles_table = \"p{interval_ms}\"\nhistory_table = \"h{interval_ms}\"\n{}\
              [http]\nlisten = \"127.0.0.1:{}\"\n",
             dir.path().join("data").display().to_string(),
             kafka.addr,
             moto.endpoint,
+            std::env::var("LIVEVIEWER_BENCH_STORE_DYNAMODB").unwrap_or_default().replace(';', "\n"),
             free_port()
         ),
     )?;
+    // LIVEVIEWER_BENCH_STORE_RECORD=1 counts moto's requests by operation over the whole run
+    // (moto's recorder slows it down, so not in the figures' runs).
+    let census = std::env::var_os("LIVEVIEWER_BENCH_STORE_RECORD").is_some();
+    if census {
+        moto.start_recording();
+    }
     let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", &std::env::var("LIVEVIEWER_BENCH_HOST_LOG").unwrap_or_else(|_| "warn".into()))]);
 
     // The changelog as a downstream consumer reads it: how long after its event each
@@ -155,6 +162,15 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
     wait_until("the host to write everything", Duration::from_secs(1800), || kafka.caught_up(&topic, &topic, 4));
     reader.abort();
     drop(host);
+    if census {
+        let mut by_op = std::collections::BTreeMap::<String, (usize, usize)>::new();
+        for r in moto.recorded() {
+            let e = by_op.entry(r.operation).or_default();
+            e.0 += 1;
+            e.1 += r.bytes;
+        }
+        eprintln!("store census, interval {interval_ms} ms: {by_op:?}");
+    }
     // Steady state once every viewer has been seen: a ping round and a little more.
     let steady_from = now0 + PING_MS + 2_000;
     let (steady, first): (Vec<_>, Vec<_>) = lag.lock().unwrap().iter().copied().partition(|p| p.0 >= steady_from);

@@ -20,12 +20,17 @@ use std::time::{Duration, Instant};
 
 /// The longest the writer sleeps between looks at the working set.
 const MAX_NAP: Duration = Duration::from_millis(250);
+/// The most profiles one round writes. A round is announced durable only when its slowest
+/// write lands: ten thousand new viewers in one round (a host starting on a live stream) held
+/// every offset back until the last of them was written, about a minute against a store that
+/// serves a few hundred writes a second. The rest wait for the next round, longest due first.
+const MAX_ROUND: usize = 1_000;
 
 impl Pipeline {
     /// Writes what is due (everything, when `all`), then announces what is durable.
     pub async fn write_round(&self, all: bool) -> Result<(), PipelineError> {
         let _one = self.writing.lock().await;
-        let jobs = self.working.lock().expect("working set").take_due(Instant::now(), all);
+        let jobs = self.working.lock().expect("working set").take_due(Instant::now(), all, MAX_ROUND);
         if !jobs.is_empty() {
             let (writes, metas): (Vec<Write>, Vec<JobMeta>) = jobs.into_iter().map(|j| (j.write, j.meta)).unzip();
             self.write_jobs(writes, metas).await?;

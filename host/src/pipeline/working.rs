@@ -268,22 +268,22 @@ impl Working {
         out
     }
 
-    /// Takes the writes that are due at `now` (every dirty entry when `all`): each profile
-    /// encoded once, with the history rows to write before it.
-    pub fn take_due(&mut self, now: Instant, all: bool) -> Vec<Job> {
-        let mut jobs = Vec::new();
-        for entry in self.entries.values_mut() {
-            let Some(due) = entry.due else { continue };
-            if !all && due > now {
-                continue;
-            }
+    /// Takes the writes that are due at `now` (every dirty entry when `all`), at most `max`,
+    /// those due longest first: each profile encoded once, with the history rows to write
+    /// before it.
+    pub fn take_due(&mut self, now: Instant, all: bool, max: usize) -> Vec<Job> {
+        let mut due: Vec<(Instant, &String)> =
+            self.entries.iter().filter_map(|(k, e)| e.due.filter(|d| all || *d <= now).map(|d| (d, k))).collect();
+        if due.len() > max {
+            due.select_nth_unstable(max);
+            due.truncate(max);
+        }
+        let viewers: Vec<String> = due.into_iter().map(|(_, k)| k.clone()).collect();
+        let mut jobs = Vec::with_capacity(viewers.len());
+        for viewer in viewers {
+            let entry = self.entries.get_mut(&viewer).expect("listed above");
             let write = Write::new(&entry.state, entry.stored_rev);
-            let meta = JobMeta {
-                viewer: write.viewer_id.clone(),
-                expected_rev: entry.stored_rev,
-                history: std::mem::take(&mut entry.history),
-                covered: entry.pending.len(),
-            };
+            let meta = JobMeta { viewer, expected_rev: entry.stored_rev, history: std::mem::take(&mut entry.history), covered: entry.pending.len() };
             jobs.push(Job { write, meta });
         }
         jobs
@@ -432,18 +432,38 @@ mod tests {
         let due = w.get("v").unwrap().due.unwrap();
         assert!(due <= Instant::now() + POLICY.flush_interval);
         // Written; then a ping that only moves the position.
-        let jobs = w.take_due(Instant::now() + Duration::from_secs(1), false);
+        let jobs = w.take_due(Instant::now() + Duration::from_secs(1), false, usize::MAX);
         assert_eq!(jobs.len(), 1);
         w.written(jobs.into_iter().next().unwrap().meta);
         let seq = w.next_seq();
         w.merge("v", vec![event(2, "WATCHING", 2.0)], seq, false, "m", &Bounds::default(), &POLICY);
         let due = w.get("v").unwrap().due.unwrap();
         assert!(due > Instant::now() + Duration::from_secs(30), "progress only: written within the longer interval");
-        assert!(w.take_due(Instant::now() + Duration::from_secs(1), false).is_empty());
+        assert!(w.take_due(Instant::now() + Duration::from_secs(1), false, usize::MAX).is_empty());
         // The same ping from an ingest request (no redelivery) is due at once.
         let seq = w.next_seq();
         w.merge("v", vec![event(3, "WATCHING", 3.0)], seq, true, "m", &Bounds::default(), &POLICY);
-        assert_eq!(w.take_due(Instant::now() + Duration::from_secs(1), false).len(), 1);
+        assert_eq!(w.take_due(Instant::now() + Duration::from_secs(1), false, usize::MAX).len(), 1);
+    }
+
+    #[test]
+    fn a_round_takes_at_most_its_share_those_due_longest_first() {
+        let mut w = working();
+        for i in 1..=4 {
+            add_viewer(&mut w, i);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let late = Instant::now() + Duration::from_secs(60);
+        let first = w.take_due(late, false, 2);
+        let mut names: Vec<&str> = first.iter().map(|j| j.meta.viewer.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["v1", "v2"]);
+        for j in first {
+            w.written(j.meta);
+        }
+        let mut rest: Vec<String> = w.take_due(late, false, 10).into_iter().map(|j| j.meta.viewer).collect();
+        rest.sort();
+        assert_eq!(rest, ["v3", "v4"]);
     }
 
     #[test]
@@ -453,7 +473,7 @@ mod tests {
         let s1 = w.next_seq();
         w.merge("v", vec![event(1, "W", 1.0)], s1, false, "m", &Bounds::default(), &POLICY);
         assert_eq!(w.durable_seq(), 0);
-        let jobs = w.take_due(Instant::now(), true);
+        let jobs = w.take_due(Instant::now(), true, usize::MAX);
         // Merged while the write was in flight: the write does not cover it.
         let s2 = w.next_seq();
         w.merge("v", vec![event(2, "P", 1.0)], s2, false, "m", &Bounds::default(), &POLICY);
@@ -462,7 +482,7 @@ mod tests {
         }
         assert_eq!(w.durable_seq(), s1, "batch 1 written, batch 2 not yet");
         assert_eq!(w.get("v").unwrap().pending.len(), 1);
-        for j in w.take_due(Instant::now(), true) {
+        for j in w.take_due(Instant::now(), true, usize::MAX) {
             w.written(j.meta);
         }
         assert_eq!(w.durable_seq(), s2);
@@ -477,7 +497,7 @@ mod tests {
         let mut w = working();
         let s1 = w.next_seq();
         w.merge("v", vec![event(5, "W", 5.0)], s1, false, "m", &Bounds::default(), &POLICY);
-        let job = w.take_due(Instant::now(), true).pop().unwrap();
+        let job = w.take_due(Instant::now(), true, usize::MAX).pop().unwrap();
         // Another host stored a profile with an older event of its own.
         let mut theirs = ProfileState::new("v");
         let (a, _, _) = event(1, "P", 1.0);
@@ -487,7 +507,7 @@ mod tests {
         assert_eq!(e.stored_rev, 7);
         assert_eq!(e.state.revision, 2, "their event and ours");
         assert_eq!(e.state.states["status"].current().unwrap().0, "W", "ours is newer");
-        let job = w.take_due(Instant::now(), false).pop().expect("due at once");
+        let job = w.take_due(Instant::now(), false, usize::MAX).pop().expect("due at once");
         assert_eq!(job.write.expected_rev, 7);
         w.written(job.meta);
         assert_eq!(w.durable_seq(), s1);
@@ -499,7 +519,7 @@ mod tests {
         for i in 0..200 {
             add_viewer(&mut w, i);
             if i < 150 {
-                for j in w.take_due(Instant::now(), true) {
+                for j in w.take_due(Instant::now(), true, usize::MAX) {
                     w.written(j.meta);
                 }
             }
@@ -518,7 +538,7 @@ mod tests {
         for i in 0..20 {
             add_viewer(&mut w, i);
         }
-        for j in w.take_due(Instant::now(), true) {
+        for j in w.take_due(Instant::now(), true, usize::MAX) {
             w.written(j.meta);
         }
         w.evict(100);

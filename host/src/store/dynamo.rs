@@ -5,6 +5,7 @@
 //! time, with a TTL too. Every read on a running host is a key lookup: the one full read,
 //! [`DynamoStore::export`], belongs to the `profiles` export command.
 
+use super::write_limit::WriteLimit;
 use super::{CommitOutcome, HistoryCursor, HistoryRow, Loaded, StoreError, Stored, Summary, Write};
 use crate::config::DynamoConfig;
 use crate::profile::ProfileState;
@@ -24,6 +25,13 @@ use std::time::Duration;
 pub struct DynamoStore {
     client: Client,
     config: DynamoConfig,
+    /// Profile and history writes in flight, adapted to what the store serves.
+    writes: WriteLimit,
+}
+
+/// DynamoDB's ways of saying "slow down".
+fn is_throttle(code: Option<&str>) -> bool {
+    matches!(code, Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded"))
 }
 
 /// Sorts an SDK error into what the pipeline does about it.
@@ -61,7 +69,8 @@ impl DynamoStore {
         if let Some(endpoint) = &config.endpoint {
             builder = builder.endpoint_url(endpoint);
         }
-        let store = DynamoStore { client: Client::from_conf(builder.build()), config: config.clone() };
+        let writes = WriteLimit::new(config.write_concurrency);
+        let store = DynamoStore { client: Client::from_conf(builder.build()), config: config.clone(), writes };
         store.ensure_tables().await?;
         Ok(store)
     }
@@ -230,7 +239,10 @@ impl DynamoStore {
         } else {
             req.condition_expression("rev = :r").expression_attribute_values(":r", AttributeValue::N(w.expected_rev.to_string()))
         };
-        match req.send().await {
+        let permit = self.writes.acquire().await;
+        let result = req.send().await;
+        permit.done(result.as_ref().err().is_some_and(|e| is_throttle(e.code())));
+        match result {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Err(PutError::Conflict),
             // Over 400 KB, or otherwise invalid: retrying will not help.
@@ -272,14 +284,18 @@ impl DynamoStore {
                 // The caller's retry loop waits (and honours shutdown) from here.
                 return Err(StoreError::Transient(format!("{} history rows still unprocessed (throttled)", items.len())));
             }
-            let resp = self
-                .client
-                .batch_write_item()
-                .request_items(&self.config.history_table, items)
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
-            items = resp
+            let permit = self.writes.acquire().await;
+            let result = self.client.batch_write_item().request_items(&self.config.history_table, items).send().await;
+            let unprocessed = result.as_ref().is_ok_and(|r| r.unprocessed_items().is_some_and(|u| u.values().any(|v| !v.is_empty())));
+            // A batch's round trip is not comparable with a single write's: it only counts
+            // when the store pushed back.
+            if unprocessed || result.as_ref().err().is_some_and(|e| is_throttle(e.code())) {
+                permit.done(true);
+            } else {
+                drop(permit);
+            }
+            items = result
+                .map_err(|e| classify(&e))?
                 .unprocessed_items()
                 .and_then(|u| u.get(&self.config.history_table))
                 .cloned()

@@ -7,6 +7,7 @@ mod dynamo;
 mod embedded;
 mod embedded_windows;
 mod redb_handle;
+mod write_limit;
 
 pub use dynamo::DynamoStore;
 pub use embedded::EmbeddedStore;
