@@ -7,4 +7,9 @@
 pub mod publisher;
 pub mod reader;
 
+/// The record header naming the live view a record was published from (8 bytes, big-endian):
+/// the publishing host applied the record to its own view when it sent it, so its reader
+/// skips it instead of parsing the profile back. Other consumers may ignore it.
+pub const ORIGIN_HEADER: &str = "liveviewer-origin";
+
 pub use publisher::ChangelogPublisher;

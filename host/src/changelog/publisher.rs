@@ -54,10 +54,12 @@ impl ChangelogPublisher {
     pub fn send(&self, records: &[Outgoing<'_>]) -> Result<Sent, PublishError> {
         let mut acks = Vec::with_capacity(records.len());
         for r in records {
-            let mut record = FutureRecord::to(&self.topic).key(r.key).payload(r.value);
+            let origin = r.origin.to_be_bytes();
+            let mut headers = OwnedHeaders::new().insert(Header { key: super::ORIGIN_HEADER, value: Some(&origin) });
             if let Some(samples) = &r.samples {
-                record = record.headers(OwnedHeaders::new().insert(Header { key: sample::HEADER, value: Some(samples) }));
+                headers = headers.insert(Header { key: sample::HEADER, value: Some(samples) });
             }
+            let record = FutureRecord::to(&self.topic).key(r.key).payload(r.value).headers(headers);
             // A full queue (the broker away for a while) is a failed publish: the caller
             // retries, waiting as long as it takes.
             acks.push(self.producer.send_result(record).map_err(|(e, _)| self.error(e.to_string()))?);
@@ -97,12 +99,15 @@ pub struct Outgoing<'a> {
     pub key: &'a str,
     pub value: &'a [u8],
     pub samples: Option<Vec<u8>>,
+    /// The live view that already holds it ([`super::ORIGIN_HEADER`]).
+    pub origin: u64,
 }
 
 impl<'a> Outgoing<'a> {
     /// A profile's record, with the samples of the events just merged into it in `batch` (none:
-    /// a copy published again, whose events were published before).
-    pub fn new(key: &'a str, value: &'a [u8], samples: Option<&[Sample]>, batch: u64) -> Outgoing<'a> {
-        Outgoing { key, value, samples: samples.filter(|s| !s.is_empty()).map(|s| sample::encode(batch, s)) }
+    /// a copy published again, whose events were published before), from the live view
+    /// `origin`.
+    pub fn new(key: &'a str, value: &'a [u8], samples: Option<&[Sample]>, batch: u64, origin: u64) -> Outgoing<'a> {
+        Outgoing { key, value, samples: samples.filter(|s| !s.is_empty()).map(|s| sample::encode(batch, s)), origin }
     }
 }

@@ -6,7 +6,7 @@ use crate::config::KafkaConfig;
 use crate::kafka::{client_config, KafkaContext};
 use crate::live::{Live, ProfileRecord};
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message as _;
+use rdkafka::message::{Headers as _, Message as _};
 use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +58,14 @@ pub fn reader(cfg: &KafkaConfig, since_ms: i64) -> anyhow::Result<(Reader, Vec<(
     Ok((consumer, ends))
 }
 
+/// Whether a record came from the live view `origin` (this host's: already applied).
+fn sent_by(m: &impl rdkafka::message::Message, origin: u64) -> bool {
+    m.headers()
+        .and_then(|h| h.iter().find(|h| h.key == super::ORIGIN_HEADER))
+        .and_then(|h| h.value)
+        .is_some_and(|v| v == origin.to_be_bytes())
+}
+
 /// Follows the changelog into `live` for as long as the host runs. The view is marked
 /// complete once every partition has been read up to where it ended at start.
 pub async fn follow(cfg: KafkaConfig, live: Arc<Live>, metrics: Arc<crate::metrics::Metrics>) {
@@ -95,7 +103,10 @@ pub async fn follow(cfg: KafkaConfig, live: Arc<Live>, metrics: Arc<crate::metri
             Ok(m) => {
                 read += 1;
                 metrics.inc("liveviewer_changelog_records_total", &[], 1);
+                let own = sent_by(&m, live.origin());
                 match m.payload() {
+                    // Applied to this view when this host sent it.
+                    Some(_) if own => {}
                     // A tombstone: the viewer is gone from the changelog.
                     None => {
                         if let Some(key) = m.key().and_then(|k| std::str::from_utf8(k).ok()) {
@@ -124,5 +135,25 @@ pub async fn follow(cfg: KafkaConfig, live: Arc<Live>, metrics: Arc<crate::metri
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage, Timestamp};
+
+    fn record(headers: Option<OwnedHeaders>) -> OwnedMessage {
+        OwnedMessage::new(Some(b"{}".to_vec()), Some(b"v".to_vec()), "t".into(), Timestamp::NotAvailable, 0, 0, headers)
+    }
+
+    #[test]
+    fn only_records_naming_this_view_are_its_own() {
+        let mine = 0x0123_4567_89ab_cdef_u64;
+        let named = |origin: &[u8]| OwnedHeaders::new().insert(Header { key: "liveviewer-samples-v1", value: Some("{}") }).insert(Header { key: crate::changelog::ORIGIN_HEADER, value: Some(origin) });
+        assert!(sent_by(&record(Some(named(&mine.to_be_bytes()))), mine));
+        assert!(!sent_by(&record(Some(named(&(mine + 1).to_be_bytes()))), mine), "another host's");
+        assert!(!sent_by(&record(Some(named(&mine.to_be_bytes()[..4]))), mine), "a truncated name");
+        assert!(!sent_by(&record(None), mine), "no headers: an older host or another producer");
     }
 }

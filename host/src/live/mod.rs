@@ -64,6 +64,9 @@ pub struct Live {
     /// Whether the view holds what was published before this host started (the changelog read
     /// up to its end at start-up; in embedded mode, the store's recent profiles).
     complete: AtomicBool,
+    /// This view's name on the changelog ([`crate::changelog::ORIGIN_HEADER`]): random, so a
+    /// restarted host reads its earlier records like anyone else's.
+    origin: u64,
 }
 
 impl Live {
@@ -81,7 +84,12 @@ impl Live {
             summary: Mutex::new(None),
             started_ms: wall_ms(),
             complete: AtomicBool::new(false),
+            origin: rand::random(),
         })
+    }
+
+    pub fn origin(&self) -> u64 {
+        self.origin
     }
 
     pub fn now_ms(&self) -> i64 {

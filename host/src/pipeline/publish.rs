@@ -103,12 +103,18 @@ impl Publisher {
                 }
                 Ok(Sending(None))
             }
-            Publisher::Changelog { changelog, .. } => {
+            Publisher::Changelog { changelog, live } => {
+                // This host's view takes its own records now, as they are sent; its changelog
+                // reader skips them (the origin header) instead of parsing every profile this
+                // host publishes back. Another host's newer copy still wins by its revision.
+                for r in rendered {
+                    live.apply(&r.record, r.json.clone());
+                }
                 let batch = changelog.next_batch();
                 let records: Vec<Outgoing<'_>> = rendered
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| Outgoing::new(&r.record.profile.viewer_id, r.json.as_bytes(), samples.get(i).map(Vec::as_slice), batch))
+                    .map(|(i, r)| Outgoing::new(&r.record.profile.viewer_id, r.json.as_bytes(), samples.get(i).map(Vec::as_slice), batch, live.origin()))
                     .collect();
                 Ok(Sending(Some(changelog.send(&records)?)))
             }
