@@ -27,10 +27,10 @@ pub struct Register {
 }
 
 impl Register {
-    fn merge(slot: &mut Option<Register>, at: Key, value: String) {
-        match slot {
-            Some(r) if (r.at, &r.value) >= (at, &value) => {}
-            _ => *slot = Some(Register { at, value }),
+    /// Last writer wins, ties broken by the value: the same result in any order.
+    fn merge(&mut self, at: Key, value: String) {
+        if (self.at, &self.value) < (at, &value) {
+            *self = Register { at, value };
         }
     }
 }
@@ -59,11 +59,15 @@ impl Cells {
     /// Merges one delta; `false` when a bound dropped something (this delta, or the field it
     /// pushed out).
     pub(super) fn merge(&mut self, at: Key, delta: &Delta, bounds: &Bounds, max_fields: usize) -> bool {
+        // A set value's JSON, rendered once (it is both what the bound checks and what is kept).
+        let mut text = None;
         let (field, kind) = match delta {
             Delta::Set { field, value, .. } => {
-                if value.to_string().len() > bounds.value_bytes {
+                let t = value.to_string();
+                if t.len() > bounds.value_bytes {
                     return false;
                 }
+                text = Some(t);
                 (field, Kind::Set)
             }
             Delta::Max { field, .. } => (field, Kind::Max),
@@ -76,11 +80,14 @@ impl Cells {
             Admitted::No => return false,
         };
         let merged = match delta {
-            Delta::Set { field, value, .. } => {
-                let text = value.to_string();
-                let mut slot = self.fields.remove(field);
-                Register::merge(&mut slot, at, text);
-                self.fields.insert(field.clone(), slot.expect("merge fills the slot"));
+            Delta::Set { field, .. } => {
+                let text = text.expect("rendered above");
+                match self.fields.get_mut(field.as_str()) {
+                    Some(register) => register.merge(at, text),
+                    None => {
+                        self.fields.insert(field.clone(), Register { at, value: text });
+                    }
+                }
                 true
             }
             Delta::Max { field, value, .. } => {

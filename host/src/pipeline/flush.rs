@@ -54,6 +54,7 @@ impl Pipeline {
         let version = self.lifecycle.active().module.version().0.clone();
         let mut rebase = Vec::new();
         let mut letters = Vec::new();
+        let mut settled = Vec::new();
         {
             let mut working = self.working.lock().expect("working set");
             for meta in metas {
@@ -72,10 +73,12 @@ impl Pipeline {
                 } else if outcome.retry.iter().any(|(r, _)| r == v) {
                     working.retry_later(meta);
                 } else {
-                    working.written(meta);
+                    settled.push(working.written(meta));
                 }
             }
         }
+        // Freed here, with the working set free for the batches merging meanwhile.
+        drop(settled);
         if !letters.is_empty() {
             retry::forever(self, "dead-letter write", || self.dead_letters.write(&letters)).await?;
             for d in &letters {

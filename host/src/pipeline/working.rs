@@ -289,17 +289,20 @@ impl Working {
         jobs
     }
 
-    /// The write landed: the events it covered are settled; what was merged since stays due.
-    pub fn written(&mut self, job: JobMeta) {
-        let Some(entry) = self.entries.get_mut(&job.viewer) else { return };
+    /// The write landed: the events it covered are settled (and handed back, for the caller
+    /// to drop once it has let go of the working set: freeing thousands of outcomes under the
+    /// lock held the batch behind waiting); what was merged since stays due.
+    pub fn written(&mut self, job: JobMeta) -> Vec<Pending> {
+        let Some(entry) = self.entries.get_mut(&job.viewer) else { return Vec::new() };
         let first_before = entry.first_seq();
         entry.stored_rev = job.expected_rev + 1;
-        entry.pending.drain(..job.covered.min(entry.pending.len()));
+        let settled: Vec<Pending> = entry.pending.drain(..job.covered.min(entry.pending.len())).collect();
         if entry.pending.is_empty() {
             entry.due = None;
         }
         let first_after = entry.first_seq();
         self.move_unwritten(first_before, first_after);
+        settled
     }
 
     /// Another writer got there first: `stored` is its profile; this host's unwritten events
