@@ -76,8 +76,13 @@ pub enum Publisher {
 impl Publisher {
     /// The context profiles are rendered in.
     pub fn render_context(&self) -> RenderContext {
+        self.live().render_context()
+    }
+
+    /// This host's view: where its own profiles go first, however they go on.
+    fn live(&self) -> &Live {
         match self {
-            Publisher::InProcess { live, .. } | Publisher::Changelog { live, .. } => live.render_context(),
+            Publisher::InProcess { live, .. } | Publisher::Changelog { live, .. } => live,
         }
     }
 
@@ -93,23 +98,20 @@ impl Publisher {
         if rendered.is_empty() {
             return Ok(Sending(None));
         }
+        // This host's view takes its own profiles now, as they are sent. With the changelog,
+        // its reader skips them (the origin header) instead of parsing every profile this host
+        // publishes back; another host's newer copy still wins by its revision.
+        for r in rendered {
+            self.live().apply(&r.record, r.json.clone());
+        }
         match self {
-            Publisher::InProcess { live, windows } => {
-                for r in rendered {
-                    live.apply(&r.record, r.json.clone());
-                }
+            Publisher::InProcess { windows, .. } => {
                 if let Some(w) = windows {
                     w.take_batch(rendered.iter().map(|r| r.record.profile.viewer_id.as_str()).zip(samples));
                 }
                 Ok(Sending(None))
             }
             Publisher::Changelog { changelog, live } => {
-                // This host's view takes its own records now, as they are sent; its changelog
-                // reader skips them (the origin header) instead of parsing every profile this
-                // host publishes back. Another host's newer copy still wins by its revision.
-                for r in rendered {
-                    live.apply(&r.record, r.json.clone());
-                }
                 let batch = changelog.next_batch();
                 let records: Vec<Outgoing<'_>> = rendered
                     .iter()
