@@ -5,10 +5,12 @@
 //! - [`cells`]: attributes, maxima and counters, bounded by name.
 //! - [`counter`]: the additive counter, bounded by event time.
 //! - [`render`]: the v1 JSON the API, the dashboard and `profiles` speak.
+//! - [`json`]: the same JSON written straight from the state, for the hot path.
 //! - [`output`]: reading and checking a module's output before any of it is merged.
 
 pub mod cells;
 pub mod counter;
+pub mod json;
 pub mod key;
 mod stored;
 pub mod output;

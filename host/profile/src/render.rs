@@ -33,7 +33,7 @@ impl RenderContext {
 }
 
 /// The counters every session and every total shows, 0 when the tracker never sent them.
-const SESSION_COUNTERS: [&str; 11] = [
+pub(crate) const SESSION_COUNTERS: [&str; 11] = [
     "time_played",
     "time_played_muted",
     "time_paused",
@@ -46,7 +46,7 @@ const SESSION_COUNTERS: [&str; 11] = [
     "ads_skipped",
     "ad_breaks",
 ];
-const TOTALS: [&str; 6] = ["completed", "time_played", "ads", "ads_completed", "ads_skipped", "ads_clicked"];
+pub(crate) const TOTALS: [&str; 6] = ["completed", "time_played", "ads", "ads_completed", "ads_skipped", "ads_clicked"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileV1 {

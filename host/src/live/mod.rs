@@ -122,7 +122,11 @@ impl Live {
     /// Takes a published profile (`json` is its text); returns whether it was newer than the
     /// copy held. Newer copies go to the push channel's subscribers.
     pub fn apply(&self, record: &ProfileRecord, json: Arc<str>) -> bool {
-        let Some(viewer) = Viewer::from_record(record, json) else { return false };
+        Viewer::from_record(record, json).is_some_and(|viewer| self.apply_viewer(Arc::new(viewer)))
+    }
+
+    /// Takes a viewer as a published profile makes it (see [`Live::apply`]).
+    pub fn apply_viewer(&self, viewer: Arc<Viewer>) -> bool {
         let last_seen = viewer.last_seen;
         {
             let mut viewers = self.viewers.write().expect("live view");
@@ -140,7 +144,7 @@ impl Live {
                 self.arrivals.fetch_add(1, Ordering::Relaxed);
             }
             let change = Change { viewer: Arc::from(viewer.viewer_id.as_str()), json: viewer.json.clone() };
-            viewers.insert(viewer.viewer_id.clone(), Arc::new(viewer));
+            viewers.insert(viewer.viewer_id.clone(), viewer);
             if viewers.len() > self.max_tracked {
                 evict_oldest(&mut viewers, self.max_tracked);
             }
@@ -156,9 +160,9 @@ impl Live {
     pub fn apply_states(&self, states: &[ProfileState]) {
         let ctx = self.render_context();
         for s in states {
-            let record = ProfileRecord::of(s, &ctx);
-            let json: Arc<str> = Arc::from(serde_json::to_string(&record).expect("profiles serialize"));
-            self.apply(&record, json);
+            if let (_, Some(viewer)) = Viewer::from_state(s, &ctx) {
+                self.apply_viewer(Arc::new(viewer));
+            }
         }
     }
 

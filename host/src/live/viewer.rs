@@ -2,7 +2,7 @@
 //! channel send) and the fields lists are sorted, filtered, counted and grouped by, parsed once
 //! when the copy arrives.
 
-use crate::profile::ProfileV1;
+use crate::profile::{ProfileState, ProfileV1, RenderContext};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -78,30 +78,46 @@ impl Viewer {
         let p = &record.profile;
         let last_seen = p.last_seen.as_deref().and_then(liveviewer_wire::time::parse_millis)?;
         let first_seen = p.first_seen.as_deref().and_then(liveviewer_wire::time::parse_millis).unwrap_or(last_seen);
-        let str_of = |k: &str| p.media.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(Arc::<str>::from);
-        let num_of = |k: &str| p.media.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
-        let media_label = str_of("label");
-        let media_key = crate::windows::sample::content_key(&p.media).map(Arc::<str>::from);
         let mut ads = [0.0; 4];
         for (slot, name) in ads.iter_mut().zip(AD_COUNTERS) {
             *slot = p.session.get(name).and_then(Value::as_f64).unwrap_or(0.0);
         }
-        let livestream = p.media.get("livestream").and_then(Value::as_bool);
-        Some(Viewer {
-            viewer_id: p.viewer_id.clone(),
-            revision: record.revision,
+        let seen = (first_seen, last_seen);
+        Some(Viewer::of(p.viewer_id.clone(), record.revision, seen, p.status.clone(), &p.media, ads, json))
+    }
+
+    /// A profile this host merged, written straight from its state (see
+    /// [`liveviewer_profile::json`]): its JSON, and the viewer when it has seen an event.
+    pub fn from_state(state: &ProfileState, ctx: &RenderContext) -> (Arc<str>, Option<Viewer>) {
+        let written = liveviewer_profile::json::write(state, ctx);
+        let json: Arc<str> = Arc::from(written.json.as_str());
+        let Some(last_seen) = state.last_seen else { return (json, None) };
+        let seen = (state.first_seen.unwrap_or(last_seen), last_seen);
+        let status = state.states.get("status").and_then(|w| w.current()).map(|(v, _)| v.to_owned());
+        let ads = AD_COUNTERS.map(|name| written.session_number(name).unwrap_or(0.0));
+        let viewer = Viewer::of(state.viewer_id.clone(), state.revision, seen, status, &written.media, ads, json.clone());
+        (json, Some(viewer))
+    }
+
+    fn of(viewer_id: String, revision: u64, (first_seen, last_seen): (i64, i64), status: Option<String>, media: &Value, ads: [f64; 4], json: Arc<str>) -> Viewer {
+        let str_of = |k: &str| media.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(Arc::<str>::from);
+        let num_of = |k: &str| media.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
+        let livestream = media.get("livestream").and_then(Value::as_bool);
+        Viewer {
+            viewer_id,
+            revision,
             first_seen,
             last_seen,
-            group: StatusGroup::of(p.status.as_deref()),
-            status: p.status.clone(),
-            media_key,
-            media_label,
+            group: StatusGroup::of(status.as_deref()),
+            status,
+            media_key: crate::windows::sample::content_key(media).map(Arc::<str>::from),
+            media_label: str_of("label"),
             livestream,
             position: num_of("current_time"),
             percent: if livestream == Some(true) { None } else { num_of("percent") },
             ads,
             json,
-        })
+        }
     }
 
     /// The profile JSON with `active` as of now.
@@ -117,5 +133,47 @@ impl Viewer {
             }
             Err(_) => self.json.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::module::{NativeTransform, Transform};
+    use crate::profile::Bounds;
+    use liveviewer_wire::Outcome;
+    use std::collections::BTreeMap;
+
+    /// Profiles of simulated viewers (ads, pauses, several sessions), merged by the built-in logic.
+    fn merged(events: usize) -> Vec<ProfileState> {
+        let mut sim = crate::simulator::Simulator::new(25, 6, 10, 1_763_000_000_000);
+        let lines: Vec<Vec<u8>> = (0..events).map(|_| sim.next_event().line.into_bytes()).collect();
+        let refs: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
+        let mut states: BTreeMap<String, ProfileState> = BTreeMap::new();
+        for outcome in NativeTransform::new().transform_batch(&refs).expect("the built-in logic does not fault") {
+            if let Outcome::Apply(a) = outcome {
+                let s = states.entry(a.viewer.clone()).or_insert_with(|| ProfileState::new(&a.viewer));
+                s.apply(&a, &Bounds::default());
+                s.revision += 1;
+            }
+        }
+        states.into_values().collect()
+    }
+
+    #[test]
+    fn a_merged_profile_makes_the_json_and_the_viewer_its_published_record_makes() {
+        let states = merged(4_000);
+        assert!(states.len() >= 20);
+        let ctx = RenderContext { now_ms: 1_763_000_000_000 + 600_000, active_window_ms: 300_000 };
+        let mut with_media = 0;
+        for s in &states {
+            let (json, viewer) = Viewer::from_state(s, &ctx);
+            let record = ProfileRecord::of(s, &ctx);
+            assert_eq!(*json, serde_json::to_string(&record).unwrap());
+            let published = Viewer::from_record(&record, json.clone()).expect("merged profiles have events");
+            assert_eq!(format!("{:?}", viewer.expect("merged profiles have events")), format!("{published:?}"));
+            with_media += usize::from(published.media_key.is_some() && published.position.is_some());
+        }
+        assert!(with_media > 0, "the simulated viewers watch something");
     }
 }

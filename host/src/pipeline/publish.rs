@@ -9,7 +9,7 @@
 //! is still accepted (and so committed) only once the broker has its profiles.
 
 use crate::changelog::publisher::{ChangelogPublisher, PublishError, Sent};
-use crate::live::{Live, ProfileRecord};
+use crate::live::{Live, Viewer};
 use crate::changelog::publisher::Outgoing;
 use crate::profile::{ProfileState, RenderContext};
 use crate::windows::sample::Sample;
@@ -17,17 +17,18 @@ use crate::windows::Local;
 use super::{retry, Pipeline, PipelineError};
 use std::sync::Arc;
 
-/// A changed profile, rendered once: its record and the record's JSON.
+/// A changed profile, rendered once: its JSON (what the changelog carries) and the live
+/// view's entry for it (none before its first event), sharing that text.
 pub struct Rendered {
-    pub record: ProfileRecord,
+    pub viewer_id: String,
     pub json: Arc<str>,
+    pub viewer: Option<Arc<Viewer>>,
 }
 
 impl Rendered {
     pub fn of(state: &ProfileState, ctx: &RenderContext) -> Rendered {
-        let record = ProfileRecord::of(state, ctx);
-        let json: Arc<str> = Arc::from(serde_json::to_string(&record).expect("profiles serialize"));
-        Rendered { record, json }
+        let (json, viewer) = Viewer::from_state(state, ctx);
+        Rendered { viewer_id: state.viewer_id.clone(), json, viewer: viewer.map(Arc::new) }
     }
 }
 
@@ -101,13 +102,13 @@ impl Publisher {
         // This host's view takes its own profiles now, as they are sent. With the changelog,
         // its reader skips them (the origin header) instead of parsing every profile this host
         // publishes back; another host's newer copy still wins by its revision.
-        for r in rendered {
-            self.live().apply(&r.record, r.json.clone());
+        for viewer in rendered.iter().filter_map(|r| r.viewer.clone()) {
+            self.live().apply_viewer(viewer);
         }
         match self {
             Publisher::InProcess { windows, .. } => {
                 if let Some(w) = windows {
-                    w.take_batch(rendered.iter().map(|r| r.record.profile.viewer_id.as_str()).zip(samples));
+                    w.take_batch(rendered.iter().map(|r| r.viewer_id.as_str()).zip(samples));
                 }
                 Ok(Sending(None))
             }
@@ -116,7 +117,7 @@ impl Publisher {
                 let records: Vec<Outgoing<'_>> = rendered
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| Outgoing::new(&r.record.profile.viewer_id, r.json.as_bytes(), samples.get(i).map(Vec::as_slice), batch, live.origin()))
+                    .map(|(i, r)| Outgoing::new(&r.viewer_id, r.json.as_bytes(), samples.get(i).map(Vec::as_slice), batch, live.origin()))
                     .collect();
                 Ok(Sending(Some(changelog.send(&records)?)))
             }

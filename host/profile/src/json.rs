@@ -1,0 +1,221 @@
+//! The profile's JSON (docs/profile.md) written straight from the state, for the hot path: every
+//! merged batch publishes each changed profile. [`crate::render`] builds the same document as
+//! `serde_json::Value`s, which parses every register's JSON text into a tree and prints it
+//! again; here a register's text is copied as it is, and only an object that takes a child
+//! (`ad` with `ad.quartile`) is parsed. The text is the one serde prints for the rendered
+//! profile with its revision first (a test holds the two equal), so readers of the changelog
+//! and of the API see no difference.
+
+use super::render::{num, RenderContext, SESSION_COUNTERS, TOTALS};
+use super::state::{Cells, ProfileState};
+use liveviewer_wire::time::format_millis;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// An object's members as JSON texts, printed in key order as serde_json prints a map.
+type Members<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
+
+/// A profile written as JSON, with the parts the live view's lists read.
+pub struct Written<'a> {
+    /// `{"revision":N,` then the profile's fields: what the changelog carries.
+    pub json: String,
+    /// The `media` object (null when the module wrote none).
+    pub media: Value,
+    session: Members<'a>,
+}
+
+impl Written<'_> {
+    /// A number of the current media session (its counters), if it has one by that name.
+    pub fn session_number(&self, name: &str) -> Option<f64> {
+        self.session.get(name).and_then(|text| text.parse::<f64>().ok()).filter(|v| v.is_finite())
+    }
+}
+
+/// The profile with its revision as JSON.
+pub fn write<'a>(state: &'a ProfileState, ctx: &RenderContext) -> Written<'a> {
+    let mut top = objects(&state.cells);
+    let media = top.remove("media");
+    let ad = top.remove("ad");
+    let mut extra = top;
+    for (name, window) in &state.states {
+        if name == "status" {
+            continue;
+        }
+        if let Some((value, since)) = window.current() {
+            extra.insert(Cow::Borrowed(name.as_str()), string(value).into());
+            extra.insert(format!("{name}_at").into(), string(&format_millis(since.ts)).into());
+        }
+    }
+    for (name, v) in state.cells.numbers() {
+        extra.insert(name.into(), number(v).into());
+    }
+    let session = session(state);
+    let status = state.states.get("status").and_then(|w| w.current());
+    let time = |t: Option<i64>| t.map_or_else(|| "null".to_owned(), |t| string(&format_millis(t)));
+
+    let mut out = String::with_capacity(1024);
+    out.push_str("{\"revision\":");
+    out.push_str(&state.revision.to_string());
+    let mut member = |key: &str, text: &str| {
+        out.push(',');
+        out.push_str(&string(key));
+        out.push(':');
+        out.push_str(text);
+    };
+    member("viewer_id", &string(&state.viewer_id));
+    member("status", &status.map_or_else(|| "null".to_owned(), |(v, _)| string(v)));
+    member("status_at", &time(status.map(|(_, since)| since.ts)));
+    member("first_seen", &time(state.first_seen));
+    member("last_seen", &time(state.last_seen));
+    member("active", if ctx.is_active(state.last_seen) { "true" } else { "false" });
+    member("media", media.as_deref().unwrap_or("null"));
+    member("ad", ad.as_deref().unwrap_or("null"));
+    member("session", &session.as_ref().map_or_else(|| "null".to_owned(), |s| object(s)));
+    member("totals", &object(&totals(state)));
+    member("module_version", &string(&state.module_version));
+    for (key, text) in &extra {
+        member(key, text);
+    }
+    out.push('}');
+    let media = media.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or(Value::Null);
+    Written { json: out, media, session: session.unwrap_or_default() }
+}
+
+/// The registers as JSON texts, each `parent.child` laid over its parent object.
+fn objects(cells: &Cells) -> Members<'_> {
+    let mut out = Members::new();
+    let mut children: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (field, reg) in &cells.fields {
+        match field.split_once('.') {
+            Some((parent, child)) => children.entry(parent).or_default().push((child, &reg.value)),
+            None => {
+                out.insert(Cow::Borrowed(field.as_str()), valid(&reg.value));
+            }
+        }
+    }
+    for (parent, children) in children {
+        let Some(text) = out.get_mut(parent) else { continue };
+        let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(text) else { continue };
+        for (child, value) in children {
+            obj.insert(child.to_owned(), serde_json::from_str(value).unwrap_or(Value::Null));
+        }
+        *text = Cow::Owned(Value::Object(obj).to_string());
+    }
+    out
+}
+
+fn session(state: &ProfileState) -> Option<Members<'_>> {
+    let (id, record) = state.current_session()?;
+    let mut m = Members::new();
+    m.insert("session_id".into(), string(id).into());
+    for name in SESSION_COUNTERS {
+        m.insert(name.into(), "0".into());
+    }
+    m.insert("avg_playback_rate".into(), "null".into());
+    m.extend(objects(&record.cells));
+    for (name, v) in record.cells.numbers() {
+        m.insert(name.into(), number(v).into());
+    }
+    m.insert("last_event_at".into(), string(&format_millis(record.last.ts)).into());
+    Some(m)
+}
+
+fn totals(state: &ProfileState) -> Members<'_> {
+    let mut sums: BTreeMap<&str, f64> = TOTALS.iter().map(|n| (*n, 0.0)).collect();
+    for (name, v) in &state.retired.numbers {
+        *sums.entry(name.as_str()).or_insert(0.0) += v;
+    }
+    // Sessions in id order, so the float sum is the same whatever order they arrived in.
+    for record in state.sessions.values() {
+        for (name, v) in record.cells.numbers() {
+            *sums.entry(name).or_insert(0.0) += v;
+        }
+    }
+    let mut m = Members::new();
+    m.insert("media_sessions".into(), number((state.sessions.len() as u64 + state.retired.sessions) as f64).into());
+    for (name, v) in sums {
+        m.insert(name.into(), number(v).into());
+    }
+    m
+}
+
+/// A register's text as it is when it is JSON (it always is, unless the store was tampered
+/// with): null otherwise, as the parse in [`crate::render`] gives.
+fn valid(text: &str) -> Cow<'_, str> {
+    if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Borrowed("null")
+    }
+}
+
+fn object(members: &Members<'_>) -> String {
+    let mut out = String::with_capacity(16 + members.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>());
+    out.push('{');
+    for (i, (key, text)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&string(key));
+        out.push(':');
+        out.push_str(text);
+    }
+    out.push('}');
+    out
+}
+
+fn string(s: &str) -> String {
+    serde_json::to_string(s).expect("strings serialize")
+}
+
+fn number(v: f64) -> String {
+    num(v).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::render;
+    use crate::Bounds;
+    use liveviewer_wire::outcome::Apply;
+    use liveviewer_wire::{Delta, OrderKey};
+    use serde_json::json;
+
+    /// What the changelog carried before: the rendered profile after its revision, printed by serde.
+    fn serde_text(state: &ProfileState, ctx: &RenderContext) -> String {
+        #[derive(serde::Serialize)]
+        struct Record {
+            revision: u64,
+            #[serde(flatten)]
+            profile: crate::render::ProfileV1,
+        }
+        serde_json::to_string(&Record { revision: state.revision, profile: render(state, ctx) }).unwrap()
+    }
+
+    fn apply(ts: i64, deltas: Vec<Delta>) -> Apply {
+        Apply { viewer: "v\"1".into(), event: "e".into(), at: OrderKey { ts, rank: 30, id: format!("e{ts}") }, deltas }
+    }
+
+    #[test]
+    fn the_text_is_the_one_serde_prints_for_the_rendered_profile() {
+        let ctx = RenderContext { now_ms: 10_000, active_window_ms: 5_000 };
+        let mut s = ProfileState::new("v\"1");
+        let set = |f: &str, v| Delta::Set { field: f.into(), value: v, session: None };
+        let sset = |f: &str, v, sid: &str| Delta::Set { field: f.into(), value: v, session: Some(sid.into()) };
+        let max = |f: &str, v, sid: &str| Delta::Max { field: f.into(), value: v, session: Some(sid.into()) };
+        let state = |f: &str, v: &str| Delta::State { field: f.into(), value: v.into() };
+        let b = Bounds::default();
+        assert_eq!(write(&s, &ctx).json, serde_text(&s, &ctx));
+        s.apply(&apply(1, vec![set("media", json!({"id": "m", "label": "A \u{1} film", "current_time": 1.5})), set("media.percent", json!(3))]), &b);
+        s.apply(&apply(2, vec![set("ad", json!({"ad_id": "1"})), set("ad.quartile", json!(2)), set("zz", json!([1, {"b": null}]))]), &b);
+        s.apply(&apply(3, vec![state("status", "WATCHING_VIDEO"), state("mood", "calm"), max("time_played", 10.5, "a"), sset("rate", json!(1.25), "a")]), &b);
+        s.apply(&apply(4, vec![max("ads", 2.0, "b"), max("time_played", 0.1 + 0.2, "b"), set("orphan.child", json!(1))]), &b);
+        let w = write(&s, &ctx);
+        assert_eq!(w.json, serde_text(&s, &ctx));
+        assert_eq!(w.media["percent"], json!(3));
+        assert_eq!(w.session_number("ads"), Some(2.0));
+        assert_eq!(w.session_number("ads_clicked"), Some(0.0));
+        assert_eq!(w.session_number("session_id"), None);
+    }
+}
