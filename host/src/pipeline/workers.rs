@@ -55,18 +55,22 @@ impl Workers {
         pool.resize_with(pool.len().max(wanted), || None);
         // Instances this batch does not need stay in the pool for the next large one.
         let idle = pool.split_off(wanted);
-        let mut active: Vec<Option<ModuleInstance>> = pool.into_iter().map(|i| instance_for(i, &deployed.module)).collect();
+        let active: Vec<Option<ModuleInstance>> = pool.into_iter().map(|i| instance_for(i, &deployed.module)).collect();
         let mut shadowed = shadow.as_ref().and_then(|s| instance_for(instances.shadow.take(), &s.deployed.module));
         let started = Instant::now();
-        let (active, shadowed, batch, results, shadow_results, elapsed) = tokio::task::spawn_blocking(move || {
-            let results = run_parallel(&mut active, &batch);
-            let elapsed = started.elapsed();
-            // The shadow sees the same batch; its results are compared, never written.
-            let shadow_results = if shadowed.is_some() { Some(run_module(&mut shadowed, &batch)) } else { None };
-            (active, shadowed, batch, results, shadow_results, elapsed)
-        })
-        .await
-        .expect("module worker panicked");
+        let (active, batch, results) = run_parallel(active, batch).await;
+        let elapsed = started.elapsed();
+        // The shadow sees the same batch; its results are compared, never written.
+        let (shadowed, batch, shadow_results) = if shadowed.is_some() {
+            tokio::task::spawn_blocking(move || {
+                let results = run_module(&mut shadowed, &batch);
+                (shadowed, batch, Some(results))
+            })
+            .await
+            .expect("module worker panicked")
+        } else {
+            (shadowed, batch, None)
+        };
         instances.active = active;
         instances.shadow = shadowed;
         let labels = [("module_version", version.as_str())];
@@ -81,23 +85,38 @@ impl Workers {
     }
 }
 
-/// Runs `batch` through `instances`, split into contiguous parts side by side (scoped
-/// threads), and joins the results in the batch's order.
-fn run_parallel(instances: &mut [Option<ModuleInstance>], batch: &[Message]) -> Results {
-    if instances.len() <= 1 {
-        return run_module(&mut instances[0], batch);
+/// Runs `batch` through `instances`, split into contiguous parts side by side, and joins the
+/// results in the batch's order; gives the instances and the batch back.
+///
+/// The parts run on the runtime's blocking threads, which live on from batch to batch: a
+/// thread started per batch (scoped threads, before) built each part's outcomes in a fresh
+/// allocator heap and then exited, so every outcome was later freed into an abandoned heap
+/// by the thread that merged and wrote it, the allocator's slowest path (the largest single
+/// cost of freeing settled outcomes in the pipeline benchmark's profile).
+async fn run_parallel(instances: Vec<Option<ModuleInstance>>, batch: Vec<Message>) -> (Vec<Option<ModuleInstance>>, Vec<Message>, Results) {
+    let part = batch.len().div_ceil(instances.len().max(1)).max(1);
+    let batch = Arc::new(batch);
+    let tasks: Vec<_> = instances
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut instance)| {
+            let batch = batch.clone();
+            tokio::task::spawn_blocking(move || {
+                let range = (i * part).min(batch.len())..((i + 1) * part).min(batch.len());
+                let results = if range.is_empty() { Vec::new() } else { run_module(&mut instance, &batch[range]) };
+                (instance, results)
+            })
+        })
+        .collect();
+    let mut instances = Vec::with_capacity(tasks.len());
+    let mut results = Vec::with_capacity(batch.len());
+    for task in tasks {
+        let (instance, part_results) = task.await.expect("module worker panicked");
+        instances.push(instance);
+        results.extend(part_results);
     }
-    let part = batch.len().div_ceil(instances.len());
-    std::thread::scope(|scope| {
-        let mut parts = batch.chunks(part).zip(instances.iter_mut());
-        let (first, first_instance) = parts.next().expect("a non-empty batch");
-        let handles: Vec<_> = parts.map(|(chunk, instance)| scope.spawn(move || run_module(instance, chunk))).collect();
-        let mut results = run_module(first_instance, first);
-        for h in handles {
-            results.extend(h.join().expect("module worker panicked"));
-        }
-        results
-    })
+    let batch = Arc::try_unwrap(batch).unwrap_or_else(|_| unreachable!("every part has finished"));
+    (instances, batch, results)
 }
 
 /// An instance of `module`, reusing `current` when it is of the same version.
