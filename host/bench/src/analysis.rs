@@ -41,7 +41,13 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              instead of fuel where a per-call CPU budget in time is enough. Measured for the latter: the same benchmark with fuel metering switched off (a \
              throwaway build, back to back) took the module call from 24.3 to 20.4 us and from 30.9 to 22.4 us in two pairs of runs on a noisy machine, a sixth \
              to a quarter less, not enough to reach either goal; kept as it is, since fuel is what makes a module's budget deterministic (the same event \
-             passes or faults on every host, however loaded).",
+             passes or faults on every host, however loaded). Profiled again with the module's own symbols (a build keeping its name section, wasmtime's perf \
+             map, `perf record --call-graph dwarf` on the same calls at batch 256): about two thirds of the wasm path is the module's JIT code, where the logic's \
+             JSON parsing of the event's contexts (serde_json), the name lookups of the v2 encoder and the input copy (the PDK's `load_input` and the kernel \
+             calls under it, about 6% of the path, 2 us per event) lead; the other third is the host's: decoding and checking the output (about 4 us per event, \
+             half of it allocating the outcomes), and the fresh instance per batch, which costs more in a real batch than the empty-call figure above says (about \
+             4 us per event: instantiating, copying the 300 KB module bytes Extism keeps in every instance's manifest, and zeroing on drop the memory the batch \
+             touched).",
             w.value,
             w.ratio.unwrap_or(f64::NAN),
             w.value / v1,
@@ -78,7 +84,14 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              changelog records as it sends them and skips them when they come back (no JSON parse), a set value's JSON is rendered once instead of twice, \
              and settled outcomes are freed outside the lock. Left, none of it alone a large share: render profiles straight to bytes from the registers' \
              JSON text (no `Value` in between), keep outcomes compactly until their write, fewer allocations in the merge, and merge viewers' events on \
-             more than one task.",
+             more than one task. Done in the round after: changed profiles are written as JSON straight from the state (a register's JSON text copied as it \
+             is; the same bytes, a test holds them equal), which took rendering from 13.7% of the host's samples at 8.2k events/s to 10.8% at 10.5k (what is \
+             left is the key-ordered maps of the session and the totals, summed over the viewer's sessions on every publish); and the module's parts of a \
+             batch run on the runtime's blocking threads instead of a thread started per batch: that thread built half of every batch's outcomes in a fresh \
+             allocator heap and exited, so freeing them after their write (6.7% of the samples) went through the allocator's cross-thread path into abandoned \
+             pages (half of that 6.7%). Single runs, same session: 8.2k, 10.5k, 12.2k events/s. Still ahead, in the profile's order: the module (its JIT code, \
+             call and decoding, about a quarter), rendering, merging (`ProfileState::apply` 7%), redb 8.5%, librdkafka 10% (fetching and decompressing the \
+             topic and the changelog; compressing the changelog with zstd, 3.5%), freeing outcomes.",
             h.value,
             h.ratio.unwrap_or(f64::NAN),
             per_core * std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
@@ -92,7 +105,12 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
             "**Latency at 10k events/s (goal not met).** The host's capacity here ({capacity:.0} events/s, pipeline figure) is below the offered rate, so a backlog builds \
              up for the whole run and the figure measures the backlog, not the path; it follows from the throughput bottleneck above. Below capacity, at 1k events/s, \
              p99 is {low:.0} ms. Fixed in this round: librdkafka's default `fetch.wait.max.ms` (500 ms) against a broker that does not answer a fetch early when data \
-             arrives put up to half a second on every event (p50 about 470 ms at 1k/s); the host now sets 50 ms."
+             arrives put up to half a second on every event (p50 about 470 ms at 1k/s); the host now sets 50 ms. The tail at 1k events/s is erratic \
+             (p99 0.3-1.3 s in six runs of one session, p50 19-47 ms) and not the host's merging: in a run at p99 1.3 s the host's own per-batch timings \
+             (`LIVEVIEWER_BENCH_HOST_LOG=liveviewer=debug`) never passed 80 ms, and in the first 2.7 s at the new rate it merged only 50-160 events per \
+             250 ms, as fast as they reached it, then 1,258 at once: the events were late before the host had them (the bench's producer, the broker's \
+             first seconds at a new rate) or on their way to the push channel's client. Three seconds at the rate before measuring did not remove it \
+             (p99 606 ms), so it is not only start-up; not found yet."
         ));
     }
     for f in figures.iter().filter(|f| f.bench == "memory" && f.met == Some(false)) {

@@ -123,7 +123,8 @@ pub async fn latency(o: Options) -> BenchResult {
     broker.create_topic("latency.dead-letter", 1);
     let dir = tempfile::tempdir()?;
     let config = host_config(dir.path(), &broker, "latency", "latency")?;
-    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", "warn")]);
+    let log = std::env::var("LIVEVIEWER_BENCH_HOST_LOG").unwrap_or_else(|_| "warn".into());
+    let host = Host::start(&["run", "--config", config.to_str().unwrap()], &[("LIVEVIEWER_LOG", &log)]);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rates: Vec<u64> = if o.smoke { vec![200] } else { vec![1_000, 10_000] };
     let secs = if o.smoke { 2 } else { 15 };
