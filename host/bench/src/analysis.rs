@@ -85,11 +85,13 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              and settled outcomes are freed outside the lock. Left, none of it alone a large share: render profiles straight to bytes from the registers' \
              JSON text (no `Value` in between), keep outcomes compactly until their write, fewer allocations in the merge, and merge viewers' events on \
              more than one task. Done in the round after: changed profiles are written as JSON straight from the state (a register's JSON text copied as it \
-             is; the same bytes, a test holds them equal), which took rendering from 13.7% of the host's samples at 8.2k events/s to 10.8% at 10.5k (what is \
-             left is the key-ordered maps of the session and the totals, summed over the viewer's sessions on every publish); and the module's parts of a \
-             batch run on the runtime's blocking threads instead of a thread started per batch: that thread built half of every batch's outcomes in a fresh \
-             allocator heap and exited, so freeing them after their write (6.7% of the samples) went through the allocator's cross-thread path into abandoned \
-             pages (half of that 6.7%). Single runs, same session: 8.2k, 10.5k, 12.2k events/s. Still ahead, in the profile's order: the module (its JIT code, \
+             is, strings and numbers written into one buffer; the same bytes, a test holds them equal): measured alone on 7,333 simulated profiles \
+             of 1.3 KB, 12.5 against 13.8 us per profile with the live view's entry (1.1x), so the `Value`s were not what made rendering \
+             expensive; what is left is the same in both (the key-ordered maps of the session and the totals, summed over every session on each \
+             publish). And the module's parts of a batch run on the runtime's blocking threads instead of a thread started per batch: that thread \
+             built half of every batch's outcomes in a fresh allocator heap and exited, so freeing them after their write went through the \
+             allocator's cross-thread path into abandoned pages (freeing outcomes 6.7% of the samples, 3.9% of it that path; after: 5.4%, 2.5%). \
+             Pipeline runs of this round moved within this machine's noise (single runs 8.2k-12.2k events/s, 7.6-8.6k with perf attached). Still ahead, in the profile's order: the module (its JIT code, \
              call and decoding, about a quarter), rendering, merging (`ProfileState::apply` 7%), redb 8.5%, librdkafka 10% (fetching and decompressing the \
              topic and the changelog; compressing the changelog with zstd, 3.5%), freeing outcomes.",
             h.value,

@@ -13,8 +13,18 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// An object's members as JSON texts, printed in key order as serde_json prints a map.
-type Members<'a> = BTreeMap<Cow<'a, str>, Cow<'a, str>>;
+/// A member's value, written into the document when it is printed: no string of its own.
+enum Part<'a> {
+    /// JSON text, as it is.
+    Json(Cow<'a, str>),
+    /// A string, to escape.
+    Str(Cow<'a, str>),
+    /// A number, as [`num`] prints it.
+    Num(f64),
+}
+
+/// An object's members, printed in key order as serde_json prints a map.
+type Members<'a> = BTreeMap<Cow<'a, str>, Part<'a>>;
 
 /// A profile written as JSON, with the parts the live view's lists read.
 pub struct Written<'a> {
@@ -28,7 +38,12 @@ pub struct Written<'a> {
 impl Written<'_> {
     /// A number of the current media session (its counters), if it has one by that name.
     pub fn session_number(&self, name: &str) -> Option<f64> {
-        self.session.get(name).and_then(|text| text.parse::<f64>().ok()).filter(|v| v.is_finite())
+        match self.session.get(name)? {
+            Part::Num(v) => Some(*v),
+            Part::Json(text) => text.parse::<f64>().ok(),
+            Part::Str(_) => None,
+        }
+        .filter(|v| v.is_finite())
     }
 }
 
@@ -43,43 +58,52 @@ pub fn write<'a>(state: &'a ProfileState, ctx: &RenderContext) -> Written<'a> {
             continue;
         }
         if let Some((value, since)) = window.current() {
-            extra.insert(Cow::Borrowed(name.as_str()), string(value).into());
-            extra.insert(format!("{name}_at").into(), string(&format_millis(since.ts)).into());
+            extra.insert(Cow::Borrowed(name.as_str()), Part::Str(value.into()));
+            extra.insert(format!("{name}_at").into(), Part::Str(format_millis(since.ts).into()));
         }
     }
     for (name, v) in state.cells.numbers() {
-        extra.insert(name.into(), number(v).into());
+        extra.insert(name.into(), Part::Num(v));
     }
     let session = session(state);
     let status = state.states.get("status").and_then(|w| w.current());
-    let time = |t: Option<i64>| t.map_or_else(|| "null".to_owned(), |t| string(&format_millis(t)));
+    let time = |t: Option<i64>| t.map_or(Part::Json("null".into()), |t| Part::Str(format_millis(t).into()));
 
-    let mut out = String::with_capacity(1024);
-    out.push_str("{\"revision\":");
-    out.push_str(&state.revision.to_string());
-    let mut member = |key: &str, text: &str| {
-        out.push(',');
-        out.push_str(&string(key));
-        out.push(':');
-        out.push_str(text);
+    let mut out = Vec::with_capacity(2048);
+    out.extend_from_slice(b"{\"revision\":");
+    out.extend_from_slice(state.revision.to_string().as_bytes());
+    let member = |out: &mut Vec<u8>, key: &str, part: &Part<'_>| {
+        out.push(b',');
+        put_str(out, key);
+        out.push(b':');
+        put(out, part);
     };
-    member("viewer_id", &string(&state.viewer_id));
-    member("status", &status.map_or_else(|| "null".to_owned(), |(v, _)| string(v)));
-    member("status_at", &time(status.map(|(_, since)| since.ts)));
-    member("first_seen", &time(state.first_seen));
-    member("last_seen", &time(state.last_seen));
-    member("active", if ctx.is_active(state.last_seen) { "true" } else { "false" });
-    member("media", media.as_deref().unwrap_or("null"));
-    member("ad", ad.as_deref().unwrap_or("null"));
-    member("session", &session.as_ref().map_or_else(|| "null".to_owned(), |s| object(s)));
-    member("totals", &object(&totals(state)));
-    member("module_version", &string(&state.module_version));
-    for (key, text) in &extra {
-        member(key, text);
+    member(&mut out, "viewer_id", &Part::Str(state.viewer_id.as_str().into()));
+    member(&mut out, "status", &status.map_or(Part::Json("null".into()), |(v, _)| Part::Str(v.into())));
+    member(&mut out, "status_at", &time(status.map(|(_, since)| since.ts)));
+    member(&mut out, "first_seen", &time(state.first_seen));
+    member(&mut out, "last_seen", &time(state.last_seen));
+    member(&mut out, "active", &Part::Json(if ctx.is_active(state.last_seen) { "true" } else { "false" }.into()));
+    member(&mut out, "media", media.as_ref().unwrap_or(&Part::Json("null".into())));
+    member(&mut out, "ad", ad.as_ref().unwrap_or(&Part::Json("null".into())));
+    out.extend_from_slice(b",\"session\":");
+    match &session {
+        Some(s) => object(&mut out, s),
+        None => out.extend_from_slice(b"null"),
     }
-    out.push('}');
-    let media = media.and_then(|m| serde_json::from_str(&m).ok()).unwrap_or(Value::Null);
-    Written { json: out, media, session: session.unwrap_or_default() }
+    out.extend_from_slice(b",\"totals\":");
+    object(&mut out, &totals(state));
+    member(&mut out, "module_version", &Part::Str(state.module_version.as_str().into()));
+    for (key, part) in &extra {
+        member(&mut out, key, part);
+    }
+    out.push(b'}');
+    let media = match media {
+        Some(Part::Json(text)) => serde_json::from_str(&text).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    let json = String::from_utf8(out).expect("JSON written from strings is UTF-8");
+    Written { json, media, session: session.unwrap_or_default() }
 }
 
 /// The registers as JSON texts, each `parent.child` laid over its parent object.
@@ -90,12 +114,12 @@ fn objects(cells: &Cells) -> Members<'_> {
         match field.split_once('.') {
             Some((parent, child)) => children.entry(parent).or_default().push((child, &reg.value)),
             None => {
-                out.insert(Cow::Borrowed(field.as_str()), valid(&reg.value));
+                out.insert(Cow::Borrowed(field.as_str()), Part::Json(valid(&reg.value)));
             }
         }
     }
     for (parent, children) in children {
-        let Some(text) = out.get_mut(parent) else { continue };
+        let Some(Part::Json(text)) = out.get_mut(parent) else { continue };
         let Ok(Value::Object(mut obj)) = serde_json::from_str::<Value>(text) else { continue };
         for (child, value) in children {
             obj.insert(child.to_owned(), serde_json::from_str(value).unwrap_or(Value::Null));
@@ -108,16 +132,16 @@ fn objects(cells: &Cells) -> Members<'_> {
 fn session(state: &ProfileState) -> Option<Members<'_>> {
     let (id, record) = state.current_session()?;
     let mut m = Members::new();
-    m.insert("session_id".into(), string(id).into());
+    m.insert("session_id".into(), Part::Str(id.into()));
     for name in SESSION_COUNTERS {
-        m.insert(name.into(), "0".into());
+        m.insert(name.into(), Part::Json("0".into()));
     }
-    m.insert("avg_playback_rate".into(), "null".into());
+    m.insert("avg_playback_rate".into(), Part::Json("null".into()));
     m.extend(objects(&record.cells));
     for (name, v) in record.cells.numbers() {
-        m.insert(name.into(), number(v).into());
+        m.insert(name.into(), Part::Num(v));
     }
-    m.insert("last_event_at".into(), string(&format_millis(record.last.ts)).into());
+    m.insert("last_event_at".into(), Part::Str(format_millis(record.last.ts).into()));
     Some(m)
 }
 
@@ -133,9 +157,9 @@ fn totals(state: &ProfileState) -> Members<'_> {
         }
     }
     let mut m = Members::new();
-    m.insert("media_sessions".into(), number((state.sessions.len() as u64 + state.retired.sessions) as f64).into());
+    m.insert("media_sessions".into(), Part::Num((state.sessions.len() as u64 + state.retired.sessions) as f64));
     for (name, v) in sums {
-        m.insert(name.into(), number(v).into());
+        m.insert(name.into(), Part::Num(v));
     }
     m
 }
@@ -150,27 +174,29 @@ fn valid(text: &str) -> Cow<'_, str> {
     }
 }
 
-fn object(members: &Members<'_>) -> String {
-    let mut out = String::with_capacity(16 + members.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>());
-    out.push('{');
-    for (i, (key, text)) in members.iter().enumerate() {
+fn object(out: &mut Vec<u8>, members: &Members<'_>) {
+    out.push(b'{');
+    for (i, (key, part)) in members.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(b',');
         }
-        out.push_str(&string(key));
-        out.push(':');
-        out.push_str(text);
+        put_str(out, key);
+        out.push(b':');
+        put(out, part);
     }
-    out.push('}');
-    out
+    out.push(b'}');
 }
 
-fn string(s: &str) -> String {
-    serde_json::to_string(s).expect("strings serialize")
+fn put(out: &mut Vec<u8>, part: &Part<'_>) {
+    match part {
+        Part::Json(text) => out.extend_from_slice(text.as_bytes()),
+        Part::Str(s) => put_str(out, s),
+        Part::Num(v) => serde_json::to_writer(out, &num(*v)).expect("numbers serialize"),
+    }
 }
 
-fn number(v: f64) -> String {
-    num(v).to_string()
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).expect("strings serialize");
 }
 
 #[cfg(test)]
