@@ -6,7 +6,7 @@
 //! profile with its revision first (a test holds the two equal), so readers of the changelog
 //! and of the API see no difference.
 
-use super::render::{num, RenderContext, SESSION_COUNTERS, TOTALS};
+use super::render::{num, total_sums, RenderContext, SESSION_COUNTERS};
 use super::state::{Cells, ProfileState};
 use liveviewer_wire::time::format_millis;
 use serde_json::Value;
@@ -146,18 +146,9 @@ fn session(state: &ProfileState) -> Option<Members<'_>> {
 }
 
 fn totals(state: &ProfileState) -> Members<'_> {
-    let mut sums: BTreeMap<&str, f64> = TOTALS.iter().map(|n| (*n, 0.0)).collect();
-    for (name, v) in &state.retired.numbers {
-        *sums.entry(name.as_str()).or_insert(0.0) += v;
-    }
-    // Sessions in id order, so the float sum is the same whatever order they arrived in.
-    for record in state.sessions.values() {
-        for (name, v) in record.cells.numbers() {
-            *sums.entry(name).or_insert(0.0) += v;
-        }
-    }
+    let (media_sessions, sums) = total_sums(state);
     let mut m = Members::new();
-    m.insert("media_sessions".into(), Part::Num((state.sessions.len() as u64 + state.retired.sessions) as f64));
+    m.insert("media_sessions".into(), Part::Num(media_sessions));
     for (name, v) in sums {
         m.insert(name.into(), Part::Num(v));
     }

@@ -46,7 +46,7 @@ pub(crate) const SESSION_COUNTERS: [&str; 11] = [
     "ads_skipped",
     "ad_breaks",
 ];
-pub(crate) const TOTALS: [&str; 6] = ["completed", "time_played", "ads", "ads_completed", "ads_skipped", "ads_clicked"];
+const TOTALS: [&str; 6] = ["completed", "time_played", "ads", "ads_completed", "ads_skipped", "ads_clicked"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileV1 {
@@ -137,22 +137,29 @@ fn session(state: &ProfileState) -> Value {
 }
 
 fn totals(state: &ProfileState) -> Value {
-    let mut sums: BTreeMap<String, f64> = TOTALS.iter().map(|n| (n.to_string(), 0.0)).collect();
+    let (media_sessions, sums) = total_sums(state);
+    let mut m = Map::new();
+    m.insert("media_sessions".into(), num(media_sessions));
+    for (name, v) in sums {
+        m.insert(name.to_owned(), num(v));
+    }
+    Value::Object(m)
+}
+
+/// The totals: media sessions ever, and every number summed over the retired sessions and the
+/// kept ones (both renderings print these).
+pub(crate) fn total_sums(state: &ProfileState) -> (f64, BTreeMap<&str, f64>) {
+    let mut sums: BTreeMap<&str, f64> = TOTALS.iter().map(|n| (*n, 0.0)).collect();
     for (name, v) in &state.retired.numbers {
-        *sums.entry(name.clone()).or_insert(0.0) += v;
+        *sums.entry(name.as_str()).or_insert(0.0) += v;
     }
     // Sessions in id order, so the float sum is the same whatever order they arrived in.
     for record in state.sessions.values() {
         for (name, v) in record.cells.numbers() {
-            *sums.entry(name.to_owned()).or_insert(0.0) += v;
+            *sums.entry(name).or_insert(0.0) += v;
         }
     }
-    let mut m = Map::new();
-    m.insert("media_sessions".into(), num((state.sessions.len() as u64 + state.retired.sessions) as f64));
-    for (name, v) in sums {
-        m.insert(name, num(v));
-    }
-    Value::Object(m)
+    ((state.sessions.len() as u64 + state.retired.sessions) as f64, sums)
 }
 
 /// A JSON number, integral when it is; rounded to a millionth so that sums of the same
