@@ -27,31 +27,41 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
         let v1_decode = find(figures, "transform", "ABI v1: host decode").map_or(f64::NAN, |f| f.value);
         let v1 = find(figures, "transform", "wasm ABI v1 (JSON)").map_or(f64::NAN, |f| f.value);
         let native_us = 1e6 / n;
+        let made = find(figures, "transform", "ABI v2: of the call, making the instance").map_or(f64::NAN, |f| f.value);
+        let dropped = find(figures, "transform", "ABI v2: of the call, dropping the instance").map_or(f64::NAN, |f| f.value);
+        let inside = call - made - dropped;
         out.push(format!(
             "**Transform stage (goal not met).** At batch {default_batch}, wasm (ABI v2) runs {:.0} events/s per core against {n:.0} natively ({:.2}x; the goals are \
              0.6x and 100k); the same logic speaking ABI v1 runs {v1:.0} in the same run, so v2 is {:.1}x v1. Per event: the host's decoding and checking of the \
-             output fell from {v1_decode:.1} us (v1, JSON) to {decode:.1} us (v2, binary), and the module call from {v1_call:.1} to {call:.1} us (of which the fresh \
-             instance per batch is {fresh:.2} us), while the native logic, TSV parsing included, takes {native_us:.1} us. So the boundary is no longer the cost: \
-             the call is, the same Rust code running {:.1}x slower inside wasm than natively. `perf record` over the whole transform benchmark (native and v1 runs \
-             included) puts about a fifth of the samples in the modules' JIT code and a tenth in libc's memset/memmove reached through wasmtime's libcalls \
-             (`memory.fill`, `memory.copy`: every non-constant copy or zeroing inside a module leaves the JIT code). Under the call sit costs the module's logic \
-             cannot remove: Extism's PDK reads the input from the kernel's memory eight bytes per call into the kernel (an event is about 2.5 KB of TSV: some \
-             300 calls per event, and 60 more to write its output), and fuel metering instruments every basic block. Left: a contract that hands the module its \
-             input in its own memory (the PDK's input path replaced, or a plain wasmtime ABI without Extism), and interruption by deadline (epochs) \
-             instead of fuel where a per-call CPU budget in time is enough. Measured for the latter: the same benchmark with fuel metering switched off (a \
-             throwaway build, back to back) took the module call from 24.3 to 20.4 us and from 30.9 to 22.4 us in two pairs of runs on a noisy machine, a sixth \
-             to a quarter less, not enough to reach either goal; kept as it is, since fuel is what makes a module's budget deterministic (the same event \
-             passes or faults on every host, however loaded). Profiled again with the module's own symbols (a build keeping its name section, wasmtime's perf \
-             map, `perf record --call-graph dwarf` on the same calls at batch 256): about two thirds of the wasm path is the module's JIT code, where the logic's \
-             JSON parsing of the event's contexts (serde_json), the name lookups of the v2 encoder and the input copy (the PDK's `load_input` and the kernel \
-             calls under it, about 6% of the path, 2 us per event) lead; the other third is the host's: decoding and checking the output (about 4 us per event, \
-             half of it allocating the outcomes), and the fresh instance per batch, which costs more in a real batch than the empty-call figure above says (about \
-             4 us per event: instantiating, copying the 300 KB module bytes Extism keeps in every instance's manifest, and zeroing on drop the memory the batch \
-             touched).",
+             output fell from {v1_decode:.1} us (v1, JSON) to {decode:.1} us (v2, binary), and the module call from {v1_call:.1} to {call:.1} us, while the native \
+             logic, TSV parsing included, takes {native_us:.1} us. Of the call, making the batch's fresh instance takes {made:.2} us per event and dropping it \
+             {dropped:.2} us (the drop resets every page the batch wrote: the input twice, in Extism's kernel memory and in the module's, and the output twice; an \
+             empty call's instance, {fresh:.2} us, does not show it); the rest, {inside:.1} us, is the call itself, {:.1}x the native logic. So the boundary is no \
+             longer the cost: the code inside the call is. Where its time goes, from `perf record -g` over the v2 calls at batch 256 (wasmtime keeps frame \
+             pointers in its JIT code, so every sample inside a call is found by the module's frames under it; a build of the module keeping its name section; \
+             wasmtime's perf map), by the innermost frame: the logic's JSON parsing of the event's contexts (serde_json, skipping the entities it does not read \
+             included) 33%, the v2 encoder (name lookups, values) 15%, splitting the TSV line and the schema URIs 12%, the media logic itself 11%, Extism's input \
+             path 11% (the PDK reads the input from the kernel's memory eight bytes per call into the kernel: some 300 calls per event), wasmtime's libcalls \
+             for `memory.copy` and `memory.fill` 7% (every non-constant copy or zeroing inside a module leaves the JIT code), building and dropping \
+             `serde_json::Value`s 5%, the kernel's output path 1.5%. Fuel metering, which instruments every basic block, is part of why the same Rust \
+             code runs slower inside than natively: the same benchmark with fuel metering switched off (a throwaway build, back to back) took \
+             the module call from 24.3 to 20.4 us and from 30.9 to 22.4 us in two pairs of runs on a noisy machine, a sixth to a quarter less, not enough \
+             to reach either goal; kept, since fuel is what makes a module's budget deterministic (the same event passes or faults on every host, however \
+             loaded). Tried and not kept: the module built with `+simd128` (the same figures in pairs of runs back to back); \
+             `-bulk-memory`, to keep small copies inside the JIT code, gives a byte-identical module with this toolchain. What Extism itself \
+             costs per event, about {:.1} us (instance made and dropped, and the input path), goes only with a contract that hands the module its input in \
+             its own memory and takes the output from there (a plain wasmtime ABI without Extism's kernel); what the logic costs, only with less work in \
+             it (the entities it reads parsed once instead of scanned as raw JSON and then parsed, outcomes encoded straight from the parsed event instead of through \
+             `serde_json::Value`s). The wasm path would have to run {:.1}x faster to reach 0.6x native ({:.1}x for 100k events/s); neither \
+             change does that alone. `LIVEVIEWER_BENCH_TRANSFORM_WASM=FILE` runs this benchmark on another build of the \
+             module, and `LIVEVIEWER_BENCH_TRANSFORM_BATCHES=256` on fewer batch sizes, for such comparisons.",
             w.value,
             w.ratio.unwrap_or(f64::NAN),
             w.value / v1,
-            call / native_us,
+            inside / native_us,
+            made + dropped + 0.11 * inside,
+            0.6 / w.ratio.unwrap_or(f64::NAN),
+            100_000.0 / w.value,
         ));
     }
     let host = find(figures, "pipeline", "host into embedded store");
@@ -93,7 +103,13 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              allocator's cross-thread path into abandoned pages (freeing outcomes 6.7% of the samples, 3.9% of it that path; after: 5.4%, 2.5%). \
              Pipeline runs of this round moved within this machine's noise (single runs 8.2k-12.2k events/s, 7.6-8.6k with perf attached). Still ahead, in the profile's order: the module (its JIT code, \
              call and decoding, about a quarter), rendering, merging (`ProfileState::apply` 7%), redb 8.5%, librdkafka 10% (fetching and decompressing the \
-             topic and the changelog; compressing the changelog with zstd, 3.5%), freeing outcomes.",
+             topic and the changelog; compressing the changelog with zstd, 3.5%), freeing outcomes. Profiled again in the latest round \
+             (`perf record --call-graph dwarf`, 10 s on the host at about 9k events/s, 1.6 cores busy): the module stage 13% of the host's samples \
+             (its output's decoding 7.6% of them) besides its JIT code (18% of all samples in a flat profile), rendering changed profiles 11%, merging \
+             10%, the embedded store's commits 7.8%, dropping outcomes after their write 6.3% (mostly the allocator's cross-thread free: they are \
+             decoded on the module's threads and freed on the writer's), librdkafka's broker threads 6.3% and zstd about 6% (compressing the \
+             changelog, decompressing it as it is read back). An allocator setting that never gives pages back (`MIMALLOC_PURGE_DELAY=-1`) moved a \
+             single run from 8.7k to 9.5k events/s, within this machine's noise, and is not kept.",
             h.value,
             h.ratio.unwrap_or(f64::NAN),
             per_core * std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,

@@ -14,7 +14,8 @@ static V1_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/transform-v1.w
 /// Where the wasm path's time goes, per event, at `batch`, as the host runs a module: the
 /// module call (a fresh instance of the module's pooled engine per batch, as the host makes
 /// one, the call with its fuel budget, the output copied out), of which the fresh instance
-/// alone (made, first called with no events, dropped); and the host's decoding and checking
+/// alone (made, first called with no events, dropped), and, timed apart in the real calls,
+/// making the instance and dropping it after its batch; and the host's decoding and checking
 /// of the output.
 fn breakdown(label: &str, module: &Module, events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> anyhow::Result<Vec<Figure>> {
     let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
@@ -33,16 +34,29 @@ fn breakdown(label: &str, module: &Module, events: &[Vec<u8>], batch: usize, run
         }
         Ok(start.elapsed().as_secs_f64() * 1e6 / n as f64)
     };
-    let (mut calls, mut decodes, mut fresh) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut calls, mut decodes, mut fresh, mut made, mut dropped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let calls_per_pass = refs.chunks(batch).count();
     let empty = frames::encode(std::iter::empty::<&[u8]>());
     for _ in 0..runs {
+        // The same calls, their instance's making and dropping timed apart: dropping resets
+        // every page the batch wrote, which an empty call (below) does not show.
+        let (mut make_s, mut drop_s) = (0.0, 0.0);
+        let mut events_called = 0usize;
         calls.push(per_event(&mut || {
             for c in refs.chunks(batch) {
-                call(c)?;
+                let t0 = Instant::now();
+                let mut plugin = module.new_plugin()?;
+                make_s += t0.elapsed().as_secs_f64();
+                plugin.call::<&[u8], &[u8]>(EXPORT_TRANSFORM_BATCH, &frames::encode(c.iter().copied()))?;
+                let t1 = Instant::now();
+                drop(plugin);
+                drop_s += t1.elapsed().as_secs_f64();
+                events_called += c.len();
             }
             Ok(())
         })?);
+        made.push(make_s * 1e6 / events_called as f64);
+        dropped.push(drop_s * 1e6 / events_called as f64);
         decodes.push(per_event(&mut || {
             for (o, c) in outputs.iter().zip(refs.chunks(batch)) {
                 output::decode(module.format(), o, c.len(), &limits)?;
@@ -62,6 +76,8 @@ fn breakdown(label: &str, module: &Module, events: &[Vec<u8>], batch: usize, run
         Figure::new("transform", format!("{label}: module call on a fresh instance, batch {batch} ({out_bytes} B out per event)"), "us/event", calls),
         Figure::new("transform", format!("{label}: host decode and checks, batch {batch}"), "us/event", decodes),
         Figure::new("transform", format!("{label}: of the call, the fresh instance, batch {batch}"), "us/event", fresh),
+        Figure::new("transform", format!("{label}: of the call, making the instance, batch {batch}"), "us/event", made),
+        Figure::new("transform", format!("{label}: of the call, dropping the instance after its batch, batch {batch}"), "us/event", dropped),
         Figure::new("transform", format!("{label}: a fresh instance (made, first called, dropped)"), "us/call", per_call),
     ])
 }
@@ -100,8 +116,18 @@ fn run_blocking(o: &Options) -> BenchResult {
     let mut figures = Vec::new();
     let default_batch = Limits::default().max_batch;
     let limits_for = |batch| Limits { max_batch: batch, max_call_bytes: 64 << 20, fuel_per_call: 20_000_000_000, ..Limits::default() };
-    for batch in [1, 16, 128, default_batch, 1024] {
-        let module = Module::load(BUILTIN_WASM, &limits_for(batch))?;
+    // LIVEVIEWER_BENCH_TRANSFORM_WASM=FILE measures another build of the module (flags, a
+    // toolchain) in the built-in one's place; LIVEVIEWER_BENCH_TRANSFORM_BATCHES=256 fewer sizes.
+    let wasm_bytes = match std::env::var_os("LIVEVIEWER_BENCH_TRANSFORM_WASM") {
+        Some(path) => std::fs::read(path)?,
+        None => BUILTIN_WASM.to_vec(),
+    };
+    let batches: Vec<usize> = match std::env::var("LIVEVIEWER_BENCH_TRANSFORM_BATCHES") {
+        Ok(list) => list.split(',').filter_map(|b| b.trim().parse().ok()).collect(),
+        Err(_) => vec![1, 16, 128, default_batch, 1024],
+    };
+    for batch in batches {
+        let module = Module::load(&wasm_bytes, &limits_for(batch))?;
         let mut wasm = module.instance()?;
         let mut native = NativeTransform::new();
         // The same logic speaking v1, at the default batch only.
@@ -137,7 +163,7 @@ fn run_blocking(o: &Options) -> BenchResult {
             );
         }
     }
-    let v2 = Module::load(BUILTIN_WASM, &Limits::default())?;
+    let v2 = Module::load(&wasm_bytes, &Limits::default())?;
     let v1 = Module::load(V1_WASM, &Limits::default())?;
     figures.extend(breakdown("ABI v2", &v2, &events, default_batch, runs, min)?);
     figures.extend(breakdown("ABI v1", &v1, &events, default_batch, runs, min)?);
