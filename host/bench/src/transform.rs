@@ -123,7 +123,10 @@ fn run_blocking(o: &Options) -> BenchResult {
         None => BUILTIN_WASM.to_vec(),
     };
     let batches: Vec<usize> = match std::env::var("LIVEVIEWER_BENCH_TRANSFORM_BATCHES") {
-        Ok(list) => list.split(',').filter_map(|b| b.trim().parse().ok()).collect(),
+        Ok(list) => list
+            .split(',')
+            .map(|b| b.trim().parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| anyhow::anyhow!("LIVEVIEWER_BENCH_TRANSFORM_BATCHES: {b:?} is not a batch size")))
+            .collect::<Result<_, _>>()?,
         Err(_) => vec![1, 16, 128, default_batch, 1024],
     };
     for batch in batches {
