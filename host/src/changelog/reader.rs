@@ -32,7 +32,7 @@ pub fn reader(cfg: &KafkaConfig, since_ms: i64) -> anyhow::Result<(Reader, Vec<(
         c.set(k, v);
     }
     let consumer: Reader = c.create_with_context(KafkaContext::new(cfg)?)?;
-    crate::kafka::prime_token(consumer.client().native_ptr(), cfg)?;
+    crate::kafka::prime_token(consumer.client(), cfg)?;
     let topic = &cfg.changelog_topic;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
     let partitions: Vec<i32> = metadata.topics().first().map(|t| t.partitions().iter().map(|p| p.id()).collect()).unwrap_or_default();

@@ -82,7 +82,7 @@ fn prune(state: &mut FleetState) {
 /// picks its module. Returns the state and the offset to follow from.
 pub fn snapshot(cfg: &KafkaConfig, timeout: Duration) -> anyhow::Result<(FleetState, i64)> {
     let consumer: BaseConsumer<KafkaContext> = consumer_config(cfg).create_with_context(KafkaContext::new(cfg)?)?;
-    crate::kafka::prime_token(consumer.client().native_ptr(), cfg)?;
+    crate::kafka::prime_token(consumer.client(), cfg)?;
     let topic = &cfg.modules_topic;
     let (low, high) = consumer.fetch_watermarks(topic, 0, Duration::from_secs(10))?;
     let mut state = FleetState::default();
@@ -115,7 +115,7 @@ pub async fn follow(cfg: KafkaConfig, fleet: Arc<Fleet>, deployer: Arc<Deployer>
     let consumer: StreamConsumer<KafkaContext> = loop {
         let made = KafkaContext::new(&cfg).and_then(|ctx| {
             let c = consumer_config(&cfg).create_with_context::<_, StreamConsumer<KafkaContext>>(ctx)?;
-            crate::kafka::prime_token(c.client().native_ptr(), &cfg)?;
+            crate::kafka::prime_token(c.client(), &cfg)?;
             Ok(c)
         });
         match made {

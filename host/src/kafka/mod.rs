@@ -74,7 +74,7 @@ pub fn producer(cfg: &KafkaConfig, client_id: &str, tuning: &[(&str, &str)]) -> 
     use anyhow::Context as _;
     let p: Producer = c.create_with_context(KafkaContext::new(cfg)?).with_context(|| format!("creating the Kafka producer {client_id}"))?;
     use rdkafka::producer::Producer as _;
-    prime_token(p.client().native_ptr(), cfg)?;
+    prime_token(p.client(), cfg)?;
     Ok(p)
 }
 
@@ -83,7 +83,7 @@ pub fn producer(cfg: &KafkaConfig, client_id: &str, tuning: &[(&str, &str)]) -> 
 /// they are first polled (a metadata lookup, an admin request, a reader's start offsets);
 /// without a token they would fail as if the broker were down. Later tokens come through the
 /// event as usual. Nothing to do for other mechanisms.
-pub fn prime_token(native: *mut rdkafka::types::RDKafka, cfg: &KafkaConfig) -> anyhow::Result<()> {
+pub fn prime_token<C: rdkafka::client::ClientContext>(client: &rdkafka::client::Client<C>, cfg: &KafkaConfig) -> anyhow::Result<()> {
     if !cfg.security_protocol.sasl() {
         return Ok(());
     }
@@ -92,11 +92,11 @@ pub fn prime_token(native: *mut rdkafka::types::RDKafka, cfg: &KafkaConfig) -> a
     let value = std::ffi::CString::new(token.token)?;
     let principal = std::ffi::CString::new(token.principal_name)?;
     let mut errstr = [0 as std::os::raw::c_char; 512];
-    // SAFETY: `native` is a live client handle owned by the caller; the strings outlive the
-    // call, which copies them.
+    // SAFETY: the handle is the live client the caller borrows to us (a raw pointer here
+    // would let safe code pass any address); the strings outlive the call, which copies them.
     let err = unsafe {
         rdkafka::bindings::rd_kafka_oauthbearer_set_token(
-            native,
+            client.native_ptr(),
             value.as_ptr(),
             token.lifetime_ms,
             principal.as_ptr(),

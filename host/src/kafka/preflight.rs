@@ -53,7 +53,7 @@ pub fn check(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<(), Co
     let consumer: BaseConsumer<KafkaContext> =
         c.create_with_context(context).map_err(|e| ConnectError::Settings(e.to_string()))?;
     // A token source that fails is a refused client: the identity provider said no.
-    if let Err(e) = super::prime_token(consumer.client().native_ptr(), cfg) {
+    if let Err(e) = super::prime_token(consumer.client(), cfg) {
         return Err(ConnectError::AuthenticationFailed { target, detail: format!("{e:#}") });
     }
     let start = Instant::now();

@@ -68,7 +68,7 @@ pub async fn ensure(cfg: &KafkaConfig, specs: &[TopicSpec]) -> anyhow::Result<()
     // What exists, and how many partitions the source has.
     let (existing, source_partitions) = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<String>, i32)> {
         let consumer: BaseConsumer<KafkaContext> = client_config(&c, "liveviewer-topics").create_with_context(KafkaContext::new(&c)?)?;
-        super::prime_token(consumer.client().native_ptr(), &c)?;
+        super::prime_token(consumer.client(), &c)?;
         let md = consumer.fetch_metadata(None, Duration::from_secs(10))?;
         let existing = md.topics().iter().filter(|t| t.error().is_none()).map(|t| t.name().to_owned()).collect();
         let source = md.topics().iter().find(|t| t.name() == c.topic).map_or(1, |t| t.partitions().len().max(1) as i32);
@@ -80,7 +80,7 @@ pub async fn ensure(cfg: &KafkaConfig, specs: &[TopicSpec]) -> anyhow::Result<()
         return Ok(());
     }
     let admin: AdminClient<KafkaContext> = client_config(cfg, "liveviewer-admin").create_with_context(KafkaContext::new(cfg)?)?;
-    super::prime_token(admin.inner().native_ptr(), cfg)?;
+    super::prime_token(admin.inner(), cfg)?;
     let new: Vec<NewTopic<'_>> = missing
         .iter()
         .map(|s| {

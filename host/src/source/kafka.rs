@@ -36,7 +36,7 @@ pub fn consumer(cfg: &KafkaConfig) -> anyhow::Result<Arc<GroupConsumer>> {
         c.set(k, v);
     }
     let consumer: GroupConsumer = c.create_with_context(KafkaContext::new(cfg)?).context("creating the Kafka consumer")?;
-    crate::kafka::prime_token(consumer.client().native_ptr(), cfg)?;
+    crate::kafka::prime_token(consumer.client(), cfg)?;
     consumer.subscribe(&[&cfg.topic]).with_context(|| format!("subscribing to {}", cfg.topic))?;
     Ok(Arc::new(consumer))
 }
