@@ -16,6 +16,12 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "build (host and transform.wasm)"
 cargo build --workspace --all-targets --locked
 
+# Clippy's correctness lints (deny by default) and its suspicious group fail the run; its other
+# warnings are printed. Not -D warnings: the toolchain is the current stable, whose new style
+# lints should not fail a checkout that passed yesterday.
+step "lints (clippy: correctness and suspicious)"
+cargo clippy --workspace --all-targets --locked -- -D clippy::suspicious
+
 step "Rust tests: unit, vectors (wasm and native), pipeline against Apache Kafka, moto and dynalite"
 cargo test --workspace --locked --no-fail-fast -- --test-threads=2
 

@@ -80,7 +80,7 @@ fn kill_dash_nine_at_twenty_random_moments_loses_nothing_and_counts_nothing_twic
     let mut msgs: Vec<(String, Vec<u8>)> = Vec::new();
     for (i, e) in events.into_iter().enumerate() {
         msgs.push(e.clone());
-        if rng.next() % 10 == 0 {
+        if rng.next().is_multiple_of(10) {
             msgs.push(e);
         }
         if i % 997 == 0 {

@@ -92,7 +92,7 @@ fn a_swap_under_load_loses_no_event_and_applies_none_twice() {
         let (url, lines, sent) = (host.url.clone(), lines.clone(), sent.clone());
         std::thread::spawn(move || {
             for chunk in lines.chunks(250) {
-                assert_eq!(ingest(&url, &chunk.to_vec())["accepted"], chunk.len());
+                assert_eq!(ingest(&url, chunk)["accepted"], chunk.len());
                 sent.fetch_add(chunk.len(), Ordering::Relaxed);
             }
         })
@@ -158,7 +158,7 @@ fn shadow_mode_counts_differences_without_writing_and_can_be_promoted_or_dropped
     let (code, answer) = admin(&host, "POST", "/admin/module/promote", vec![]);
     assert_eq!(code, 200, "{answer}");
     assert_eq!(active_version(&host), ModuleVersion::of_bytes(&field).0);
-    ingest(&host.url, &lines[..50].to_vec());
+    ingest(&host.url, &lines[..50]);
     let viewers = host.get("/api/viewers?all=true");
     assert!(viewers["viewers"].as_array().unwrap().iter().any(|p| p["logic"] == "B"));
     // Rollback returns to the built-in module; a second rollback undoes it.

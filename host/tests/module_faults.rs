@@ -245,7 +245,7 @@ fn a_running_host_refuses_bad_modules_contains_faulty_ones_and_rolls_back_an_unh
     assert_eq!(status["previous"]["healthy"], false);
     assert!(host.metric("liveviewer_module_rollbacks_total") >= 1.0);
     // And events flow on the built-in module again.
-    assert_eq!(ingest(&host, &lines[430..450].to_vec())["dead_lettered"], 0);
+    assert_eq!(ingest(&host, &lines[430..450])["dead_lettered"], 0);
     // The events' profiles say which module wrote them.
     let viewers = host.get("/api/viewers?all=true&limit=1000");
     assert!(viewers["viewers"].as_array().unwrap().iter().all(|p| p["module_version"].as_str().unwrap().starts_with("sha256:")));

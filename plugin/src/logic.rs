@@ -442,7 +442,7 @@ mod tests {
     }
 
     fn ids<'a>(user: &'a str, domain: &'a str, network: &'a str, session: Option<&'a RawValue>) -> RawEvent<'a> {
-        let s = |v: &'a str| (!v.is_empty()).then(|| Str(std::borrow::Cow::Borrowed(v)));
+        let s = |v: &'a str| (!v.is_empty()).then_some(Str(std::borrow::Cow::Borrowed(v)));
         let mut raw = RawEvent { user_id: s(user), domain_userid: s(domain), network_userid: s(network), ..RawEvent::default() };
         raw.entities.client_session = session;
         raw

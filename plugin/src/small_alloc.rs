@@ -140,7 +140,7 @@ mod tests {
                     0 | 1 => {
                         let layout = Layout::from_size_align(size, align).unwrap();
                         let p = a.alloc(layout);
-                        assert!(!p.is_null() && p as usize % align == 0);
+                        assert!(!p.is_null() && (p as usize).is_multiple_of(align));
                         ptr::write_bytes(p, fill, size);
                         live.push((p, layout, fill));
                     }

@@ -24,6 +24,13 @@ const ATTRIBUTE_BYTES: f64 = 260.0;
 /// How often each simulated viewer pings.
 const PING_MS: i64 = 10_000;
 
+/// One profile as the changelog's reader saw it: its last event's time (ms), then the lag
+/// from that event to the reader, to the host's send, and from the send to the reader (ms).
+type Lag = (i64, f64, f64, f64);
+/// The sender's result: the host's counters over the measured part (events, profile writes,
+/// history rows, written bytes), how late each event was sent (ms), the wall clock at the start.
+type Sent = ((f64, f64, f64, f64), Vec<f64>, i64);
+
 fn restamp(line: &str, ms: i64) -> String {
     let t = liveviewer::simulator::tsv::tsv_time(ms);
     let mut f: Vec<&str> = line.split('\t').collect();
@@ -79,7 +86,7 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
 
     // The changelog as a downstream consumer reads it: how long after its event each
     // profile arrives.
-    let lag: Arc<Mutex<Vec<(i64, f64, f64, f64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let lag: Arc<Mutex<Vec<Lag>>> = Arc::new(Mutex::new(Vec::new()));
     let reader = {
         let (addr, topic, lag) = (kafka.addr.clone(), format!("{topic}.profiles"), lag.clone());
         tokio::spawn(async move {
@@ -107,7 +114,7 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
     // time comes, stamped with the moment it is sent.
     let (addr, t, metrics_url) = (kafka.addr.clone(), topic.clone(), format!("{}metrics", host.url));
     let smoke = o.smoke;
-    let measured = tokio::task::spawn_blocking(move || -> anyhow::Result<((f64, f64, f64, f64), Vec<f64>, i64)> {
+    let measured = tokio::task::spawn_blocking(move || -> anyhow::Result<Sent> {
         let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new().set("bootstrap.servers", &addr).set("linger.ms", "5").create()?;
         let mut sim = Simulator::new(viewers, 17, (PING_MS / 1000) as u32, 1_763_000_000_000);
         let warm = viewers * if smoke { 4 } else { 6 };

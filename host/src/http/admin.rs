@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// `Ok` when the request may use the admin endpoints, else the response to send.
+// The refusal is the response itself, built once per refused request: its size costs nothing.
+#[allow(clippy::result_large_err)]
 fn authorize(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
     match &s.app.config.http.admin_token {
         None => Err(error(StatusCode::NOT_FOUND, "admin endpoints are disabled (no admin token configured)")),

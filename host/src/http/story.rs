@@ -64,7 +64,7 @@ pub async fn history(State(s): State<Arc<Shared>>, Path(viewer_id): Path<String>
 /// The media sessions of a stored profile, newest first, and what the folded ones add up to.
 pub fn sessions_json(state: &ProfileState) -> Value {
     let mut sessions: Vec<(&String, &crate::profile::state::SessionRecord)> = state.sessions.iter().collect();
-    sessions.sort_by(|a, b| b.1.last.cmp(&a.1.last));
+    sessions.sort_by_key(|s| std::cmp::Reverse(s.1.last));
     let list: Vec<Value> = sessions
         .into_iter()
         .map(|(id, r)| {

@@ -108,12 +108,9 @@ impl Drop for Turn {
                 }
             });
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(pass_on);
-            }
-            // No runtime: the process is ending; nothing waits on the turn any more.
-            Err(_) => {}
+        // No runtime: the process is ending; nothing waits on the turn any more.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(pass_on);
         }
     }
 }

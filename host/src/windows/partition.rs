@@ -352,7 +352,7 @@ mod tests {
         // 100 s behind: within it, credited to its own minute.
         p.take("x", &[sample("c", "u", 500_000, 0.0, "ad_start_event", "L")], 2, 600_000, None);
         let r = p.round(0);
-        let m = totals(&[r.clone()]);
+        let m = totals(std::slice::from_ref(&r));
         assert_eq!(p.late(), 1);
         assert_eq!(m[&480_000].overall, Counts { plays_started: 1, ad_impressions: 1, ..Counts::default() });
         assert_eq!(m[&600_000].overall.plays_started, 1);

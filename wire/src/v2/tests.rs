@@ -127,7 +127,7 @@ fn malformed_outputs_say_where_and_what() {
     assert_eq!(bad(&with(&[0, 1, 0x01, 1, 7, 0xff, 0xff, 0x03])), Malformed::Truncated);
     // Arrays nested past the limit.
     let mut deep = with(&[0, 1, 0x01, 1]);
-    deep.extend(std::iter::repeat([7u8, 1]).take(MAX_DEPTH).flatten());
+    deep.extend(std::iter::repeat_n([7u8, 1], MAX_DEPTH).flatten());
     deep.push(0);
     assert_eq!(bad(&deep), Malformed::TooDeep);
 }
