@@ -11,12 +11,19 @@
 //! Batches are numbered in the order they are merged; a batch is durable once no entry still
 //! holds an unwritten change of it ([`Working::durable_seq`]). Sources commit offsets, and
 //! ingest answers, only up to there.
+//!
+//! Here: the entries, merging into them and dropping them; `writes`: taking the writes that
+//! are due and settling entries by the store's answer; `size`: the bound on a profile's growth.
+
+mod size;
+mod writes;
+pub use writes::{Job, JobMeta};
 
 use super::merge::{merge_viewer, Event};
 use crate::message::Origin;
 use crate::profile::state::Position;
 use crate::profile::{Bounds, ProfileState};
-use crate::store::{HistoryRow, Stored, Write};
+use crate::store::{HistoryRow, Stored};
 use liveviewer_wire::outcome::Apply;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -79,21 +86,6 @@ pub struct Merged {
     pub changed: bool,
 }
 
-/// A write taken from the working set, and what it covers.
-pub struct Job {
-    pub write: Write,
-    pub meta: JobMeta,
-}
-
-/// What a write covered, to settle the entry once the store has answered.
-pub struct JobMeta {
-    pub viewer: String,
-    pub expected_rev: u64,
-    pub history: Vec<HistoryRow>,
-    /// How many of the entry's pending events the write covers.
-    covered: usize,
-}
-
 #[derive(Default)]
 pub struct Working {
     entries: HashMap<String, Entry>,
@@ -123,41 +115,6 @@ fn significance(state: &ProfileState) -> u64 {
 /// Events an entry keeps unwritten at most: past it, the entry is written at once, so that a
 /// viewer sending many events between writes does not hold them all in memory.
 pub const MAX_PENDING: usize = 64;
-
-/// The most an event can add to a profile's encoded size: every delta a new entry, every
-/// value at its full length (measured without writing it out).
-fn growth_bound(apply: &Apply) -> usize {
-    use liveviewer_wire::Delta;
-    apply
-        .deltas
-        .iter()
-        .map(|d| {
-            let text = match d {
-                Delta::State { field, value } => field.len() + value.len(),
-                Delta::Set { field, value, session } => field.len() + json_len(value) + session.as_ref().map_or(0, String::len),
-                Delta::Max { field, session, .. } => field.len() + session.as_ref().map_or(0, String::len),
-                Delta::Add { field, session, .. } => field.len() + session.as_ref().map_or(0, String::len),
-            };
-            // Keys, lengths, a window slot, a kept dedupe key, a new session's record.
-            text + 96
-        })
-        .sum::<usize>()
-        + apply.event.len()
-        + 32
-}
-
-/// At least the length of `v` written as JSON.
-fn json_len(v: &serde_json::Value) -> usize {
-    use serde_json::Value;
-    match v {
-        Value::Null | Value::Bool(_) => 5,
-        Value::Number(_) => 24,
-        // Escapes can double a string at most... and \u escapes make six of one byte.
-        Value::String(s) => 2 + 6 * s.len(),
-        Value::Array(a) => 2 + a.iter().map(|x| json_len(x) + 1).sum::<usize>(),
-        Value::Object(o) => 2 + o.iter().map(|(k, x)| 6 * k.len() + 4 + json_len(x)).sum::<usize>(),
-    }
-}
 
 impl Working {
     pub fn len(&self) -> usize {
@@ -216,18 +173,6 @@ impl Working {
         }
     }
 
-    /// Whether merging `events` would take the viewer's profile past `max_bytes`: exactly
-    /// checked (a trial merge, encoded) only when the cheap bound says it might.
-    pub fn would_exceed(&self, viewer: &str, events: &[(usize, &Apply)], max_bytes: usize, version: &str, bounds: &Bounds) -> bool {
-        let Some(entry) = self.entries.get(viewer) else { return false };
-        let bound = entry.state.size_hint() + events.iter().map(|(_, a)| growth_bound(a)).sum::<usize>();
-        if bound <= max_bytes {
-            return false;
-        }
-        let trial: Vec<Event<'_>> = events.iter().map(|(i, a)| Event { index: *i, apply: a, watermark: None }).collect();
-        merge_viewer(entry.state.clone(), &trial, version, bounds).state.encode().len() > max_bytes
-    }
-
     /// Merges one viewer's events of batch `seq` and schedules the write.
     #[allow(clippy::too_many_arguments)]
     pub fn merge(
@@ -268,97 +213,6 @@ impl Working {
         out
     }
 
-    /// Takes the writes that are due at `now` (every dirty entry when `all`), at most `max`,
-    /// those due longest first: each profile encoded once, with the history rows to write
-    /// before it.
-    pub fn take_due(&mut self, now: Instant, all: bool, max: usize) -> Vec<Job> {
-        let mut due: Vec<(Instant, &String)> =
-            self.entries.iter().filter_map(|(k, e)| e.due.filter(|d| all || *d <= now).map(|d| (d, k))).collect();
-        if due.len() > max {
-            due.select_nth_unstable(max);
-            due.truncate(max);
-        }
-        let viewers: Vec<String> = due.into_iter().map(|(_, k)| k.clone()).collect();
-        let mut jobs = Vec::with_capacity(viewers.len());
-        for viewer in viewers {
-            let entry = self.entries.get_mut(&viewer).expect("listed above");
-            let write = Write::new(&entry.state, entry.stored_rev);
-            let meta = JobMeta { viewer, expected_rev: entry.stored_rev, history: std::mem::take(&mut entry.history), covered: entry.pending.len() };
-            jobs.push(Job { write, meta });
-        }
-        jobs
-    }
-
-    /// The write landed: the events it covered are settled (and handed back, for the caller
-    /// to drop once it has let go of the working set: freeing thousands of outcomes under the
-    /// lock held the batch behind waiting); what was merged since stays due.
-    pub fn written(&mut self, job: JobMeta) -> Vec<Pending> {
-        let Some(entry) = self.entries.get_mut(&job.viewer) else { return Vec::new() };
-        let first_before = entry.first_seq();
-        entry.stored_rev = job.expected_rev + 1;
-        let settled: Vec<Pending> = entry.pending.drain(..job.covered.min(entry.pending.len())).collect();
-        if entry.pending.is_empty() {
-            entry.due = None;
-        }
-        let first_after = entry.first_seq();
-        self.move_unwritten(first_before, first_after);
-        settled
-    }
-
-    /// Another writer got there first: `stored` is its profile; this host's unwritten events
-    /// are merged onto it again and the entry is due at once. The merge's history rows are
-    /// written again too (they are idempotent).
-    pub fn rebase(&mut self, viewer: &str, stored: Option<Stored>, version: &str, bounds: &Bounds, history: Vec<HistoryRow>) {
-        let Some(entry) = self.entries.get_mut(viewer) else { return };
-        let (state, rev) = match stored {
-            Some(s) => (s.state, s.rev),
-            None => (ProfileState::new(viewer), 0),
-        };
-        let refs: Vec<Event<'_>> = entry.pending.iter().enumerate().map(|(i, p)| Event { index: i, apply: &p.apply, watermark: p.watermark.clone() }).collect();
-        let m = merge_viewer(state, &refs, version, bounds);
-        entry.state = m.state;
-        entry.stored_rev = rev;
-        entry.history.extend(history);
-        entry.history.extend(m.history);
-        entry.due = Some(Instant::now());
-    }
-
-    /// The write will not be made (the store refused the profile for good): the entry goes,
-    /// and its unwritten events are returned for the dead letters. The next event of the
-    /// viewer loads the stored profile again.
-    pub fn refused(&mut self, viewer: &str) -> Vec<Pending> {
-        let Some(entry) = self.entries.remove(viewer) else { return Vec::new() };
-        let first = entry.first_seq();
-        self.move_unwritten(first, None);
-        entry.pending
-    }
-
-    /// A write to be tried again later (throttled): its history rows go back.
-    pub fn retry_later(&mut self, job: JobMeta) {
-        if let Some(entry) = self.entries.get_mut(&job.viewer) {
-            let mut history = job.history;
-            history.append(&mut entry.history);
-            entry.history = history;
-        }
-    }
-
-    fn move_unwritten(&mut self, from: Option<u64>, to: Option<u64>) {
-        if from == to {
-            return;
-        }
-        if let Some(f) = from {
-            if let Some(n) = self.unwritten.get_mut(&f) {
-                *n -= 1;
-                if *n == 0 {
-                    self.unwritten.remove(&f);
-                }
-            }
-        }
-        if let Some(t) = to {
-            *self.unwritten.entry(t).or_insert(0) += 1;
-        }
-    }
-
     /// Drops written entries, least recently used first, until at most `keep` remain (dirty
     /// entries cannot go before they are written).
     pub fn evict(&mut self, keep: usize) {
@@ -382,22 +236,18 @@ impl Working {
         self.entries.retain(|_, e| e.dirty());
         self.generation += 1;
     }
-
-    /// When the next entry is due.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.entries.values().filter_map(|e| e.due).min()
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod fixtures {
+    //! What the working set's tests build their cases from.
     use super::*;
     use liveviewer_wire::{Delta, OrderKey};
     use serde_json::json;
 
-    const POLICY: Policy = Policy { flush_interval: Duration::from_millis(100), progress_interval: Duration::from_secs(60) };
+    pub const POLICY: Policy = Policy { flush_interval: Duration::from_millis(100), progress_interval: Duration::from_secs(60) };
 
-    fn event(ts: i64, status: &str, position: f64) -> (Apply, Option<Position>, Origin) {
+    pub fn event(ts: i64, status: &str, position: f64) -> (Apply, Option<Position>, Origin) {
         let apply = Apply {
             viewer: "v".into(),
             event: "ping_event".into(),
@@ -412,7 +262,7 @@ mod tests {
     }
 
     /// Viewer `v{i}`, new, with one event merged (unwritten).
-    fn add_viewer(w: &mut Working, i: i64) {
+    pub fn add_viewer(w: &mut Working, i: i64) {
         let v = format!("v{i}");
         w.insert(&v, None);
         let seq = w.next_seq();
@@ -421,11 +271,17 @@ mod tests {
         w.merge(&v, vec![(a, wm, o)], seq, false, "m", &Bounds::default(), &POLICY);
     }
 
-    fn working() -> Working {
+    pub fn working() -> Working {
         let mut w = Working::default();
         w.insert("v", None);
         w
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
 
     #[test]
     fn a_status_change_is_due_soon_and_progress_waits() {
@@ -447,73 +303,6 @@ mod tests {
         let seq = w.next_seq();
         w.merge("v", vec![event(3, "WATCHING", 3.0)], seq, true, "m", &Bounds::default(), &POLICY);
         assert_eq!(w.take_due(Instant::now() + Duration::from_secs(1), false, usize::MAX).len(), 1);
-    }
-
-    #[test]
-    fn a_round_takes_at_most_its_share_those_due_longest_first() {
-        let mut w = working();
-        for i in 1..=4 {
-            add_viewer(&mut w, i);
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let late = Instant::now() + Duration::from_secs(60);
-        let first = w.take_due(late, false, 2);
-        let mut names: Vec<&str> = first.iter().map(|j| j.meta.viewer.as_str()).collect();
-        names.sort();
-        assert_eq!(names, ["v1", "v2"]);
-        for j in first {
-            w.written(j.meta);
-        }
-        let mut rest: Vec<String> = w.take_due(late, false, 10).into_iter().map(|j| j.meta.viewer).collect();
-        rest.sort();
-        assert_eq!(rest, ["v3", "v4"]);
-    }
-
-    #[test]
-    fn a_batch_is_durable_once_every_change_of_it_is_written() {
-        let mut w = working();
-        w.insert("u", None);
-        let s1 = w.next_seq();
-        w.merge("v", vec![event(1, "W", 1.0)], s1, false, "m", &Bounds::default(), &POLICY);
-        assert_eq!(w.durable_seq(), 0);
-        let jobs = w.take_due(Instant::now(), true, usize::MAX);
-        // Merged while the write was in flight: the write does not cover it.
-        let s2 = w.next_seq();
-        w.merge("v", vec![event(2, "P", 1.0)], s2, false, "m", &Bounds::default(), &POLICY);
-        for j in jobs {
-            w.written(j.meta);
-        }
-        assert_eq!(w.durable_seq(), s1, "batch 1 written, batch 2 not yet");
-        assert_eq!(w.get("v").unwrap().pending.len(), 1);
-        for j in w.take_due(Instant::now(), true, usize::MAX) {
-            w.written(j.meta);
-        }
-        assert_eq!(w.durable_seq(), s2);
-        assert_eq!(w.dirty(), 0);
-        // A batch that changed nothing is durable at once.
-        let s3 = w.next_seq();
-        assert_eq!(w.durable_seq(), s3);
-    }
-
-    #[test]
-    fn a_lost_conditional_write_is_repaired_by_merging_the_unwritten_events_again() {
-        let mut w = working();
-        let s1 = w.next_seq();
-        w.merge("v", vec![event(5, "W", 5.0)], s1, false, "m", &Bounds::default(), &POLICY);
-        let job = w.take_due(Instant::now(), true, usize::MAX).pop().unwrap();
-        // Another host stored a profile with an older event of its own.
-        let mut theirs = ProfileState::new("v");
-        let (a, _, _) = event(1, "P", 1.0);
-        theirs.apply(&a, &Bounds::default());
-        w.rebase("v", Some(Stored { state: theirs, rev: 7 }), "m", &Bounds::default(), job.meta.history);
-        let e = w.get("v").unwrap();
-        assert_eq!(e.stored_rev, 7);
-        assert_eq!(e.state.revision, 2, "their event and ours");
-        assert_eq!(e.state.states["status"].current().unwrap().0, "W", "ours is newer");
-        let job = w.take_due(Instant::now(), false, usize::MAX).pop().expect("due at once");
-        assert_eq!(job.write.expected_rev, 7);
-        w.written(job.meta);
-        assert_eq!(w.durable_seq(), s1);
     }
 
     #[test]
