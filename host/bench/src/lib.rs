@@ -7,6 +7,7 @@
 
 mod analysis;
 mod dashboard;
+mod latency;
 mod memory;
 mod pipeline;
 mod store;
@@ -141,7 +142,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
     let benches: Vec<(&str, BenchFn)> = vec![
         ("transform", Box::new(|o| Box::pin(transform::run(o)))),
         ("pipeline", Box::new(|o| Box::pin(pipeline::throughput(o)))),
-        ("latency", Box::new(|o| Box::pin(pipeline::latency(o)))),
+        ("latency", Box::new(|o| Box::pin(latency::latency(o)))),
         ("store", Box::new(|o| Box::pin(store::run(o)))),
         ("swap", Box::new(|o| Box::pin(swap::run(o)))),
         ("memory", Box::new(|o| Box::pin(memory::run(o)))),
