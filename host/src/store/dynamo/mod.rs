@@ -4,23 +4,26 @@
 //! a TTL for viewers long gone; the status history is a second table keyed by viewer and event
 //! time, with a TTL too. Every read on a running host is a key lookup: the one full read,
 //! [`DynamoStore::export`], belongs to the `profiles` export command.
+//!
+//! Here: reads, conditional writes and their outcomes; `tables`: the tables checked and
+//! created at start; `item`: how a profile and a history row look as items.
 
 use super::write_limit::WriteLimit;
-use super::{CommitOutcome, HistoryCursor, HistoryRow, Loaded, StoreError, Stored, Summary, Write};
+use super::{CommitOutcome, HistoryCursor, HistoryRow, Loaded, StoreError, Write};
 use crate::config::DynamoConfig;
 use crate::profile::ProfileState;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, PutRequest,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use liveviewer_wire::time::format_millis;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
+
+mod item;
+mod tables;
+use item::{decode_item, history_sort_key, item_size, summary_attributes, MAX_ITEM_BYTES};
 
 pub struct DynamoStore {
     client: Client,
@@ -73,68 +76,6 @@ impl DynamoStore {
         let store = DynamoStore { client: Client::from_conf(builder.build()), config: config.clone(), writes };
         store.ensure_tables().await?;
         Ok(store)
-    }
-
-    async fn ensure_tables(&self) -> Result<(), StoreError> {
-        let c = &self.config;
-        for (table, sort_key) in [(&c.profiles_table, None), (&c.history_table, Some("at"))] {
-            if self.ensure_table(table, sort_key).await? {
-                let ttl = TimeToLiveSpecification::builder()
-                    .enabled(true)
-                    .attribute_name("expires_at")
-                    .build()
-                    .expect("complete TTL spec");
-                if let Err(e) = self.client.update_time_to_live().table_name(table).time_to_live_specification(ttl).send().await {
-                    tracing::info!(%table, error = %classify(&e), "TTL not enabled: this server does not support it");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Returns whether the table had to be created.
-    async fn ensure_table(&self, name: &str, sort_key: Option<&str>) -> Result<bool, StoreError> {
-        match self.client.describe_table().table_name(name).send().await {
-            Ok(_) => return Ok(false),
-            Err(e) if e.code() == Some("ResourceNotFoundException") && self.config.create_tables => {}
-            Err(e) if e.code() == Some("ResourceNotFoundException") => {
-                return Err(StoreError::Fatal(format!("table {name} does not exist and store.dynamodb.create_tables is off")));
-            }
-            Err(e) => {
-                return Err(match classify(&e) {
-                    StoreError::Transient(t) => StoreError::Fatal(format!("cannot reach DynamoDB: {t}")),
-                    fatal => fatal,
-                })
-            }
-        }
-        let attr = |n: &str| {
-            AttributeDefinition::builder().attribute_name(n).attribute_type(ScalarAttributeType::S).build().expect("complete")
-        };
-        let key = |n: &str, t| KeySchemaElement::builder().attribute_name(n).key_type(t).build().expect("complete");
-        let mut req = self
-            .client
-            .create_table()
-            .table_name(name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("viewer_id"))
-            .key_schema(key("viewer_id", KeyType::Hash));
-        if let Some(sk) = sort_key {
-            req = req.attribute_definitions(attr(sk)).key_schema(key(sk, KeyType::Range));
-        }
-        match req.send().await {
-            Ok(_) => {}
-            Err(e) if e.code() == Some("ResourceInUseException") => {} // another host created it
-            Err(e) => return Err(StoreError::Fatal(format!("creating table {name}: {}", classify(&e)))),
-        }
-        for _ in 0..120 {
-            let desc = self.client.describe_table().table_name(name).send().await.map_err(|e| classify(&e))?;
-            if desc.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-                tracing::info!(table = name, "created table");
-                return Ok(true);
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        Err(StoreError::Fatal(format!("table {name} did not become active")))
     }
 
     pub async fn ping(&self) -> bool {
@@ -382,69 +323,8 @@ enum PutError {
     Store(StoreError),
 }
 
-/// Sorts by time: `2026-11-21T21:30:00.123Z#<event hash>`.
-fn history_sort_key(ts: i64, event_hash: u64) -> String {
-    format!("{}#{event_hash:016x}", format_millis(ts))
-}
-
-fn decode_item(item: &HashMap<String, AttributeValue>) -> Result<Stored, String> {
-    let state = match item.get("state") {
-        Some(AttributeValue::B(b)) => ProfileState::decode(b.as_ref())?,
-        _ => return Err("profile item without its state".into()),
-    };
-    let rev = match item.get("rev") {
-        Some(AttributeValue::N(n)) => n.parse().map_err(|_| format!("profile rev {n:?}"))?,
-        _ => return Err("profile item without its rev".into()),
-    };
-    Ok(Stored { state, rev })
-}
-
-/// DynamoDB's item size limit.
-const MAX_ITEM_BYTES: usize = 400 * 1024;
-
 /// Rounds of unprocessed items waited for inside one call before the caller's retry takes over.
 const UNPROCESSED_ATTEMPTS: u32 = 5;
-
-/// The readable attributes of a profile item.
-fn summary_attributes(s: &Summary, ttl_days: u32) -> HashMap<String, AttributeValue> {
-    let mut item = HashMap::new();
-    let mut text = |name: &str, v: Option<String>| {
-        if let Some(v) = v {
-            item.insert(name.to_owned(), AttributeValue::S(v));
-        }
-    };
-    text("status", s.status.clone());
-    text("status_at", s.status_at.map(format_millis));
-    text("media_label", s.media_label.clone());
-    text("first_seen", s.first_seen.map(format_millis));
-    text("last_seen", s.last_seen.map(format_millis));
-    item.insert("module_version".into(), AttributeValue::S(s.module_version.clone()));
-    item.insert("revision".into(), AttributeValue::N(s.revision.to_string()));
-    if ttl_days > 0 {
-        if let Some(last) = s.last_seen {
-            // Seconds since the epoch, as DynamoDB's TTL wants: gone this long after the
-            // viewer's last event.
-            let expires = last / 1000 + i64::from(ttl_days) * 86_400;
-            item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
-        }
-    }
-    item
-}
-
-/// An item's size as DynamoDB counts it: attribute names plus values.
-fn item_size(item: &HashMap<String, AttributeValue>) -> usize {
-    item.iter()
-        .map(|(k, v)| {
-            k.len()
-                + match v {
-                    AttributeValue::S(s) => s.len(),
-                    AttributeValue::N(n) => n.len(),
-                    AttributeValue::B(b) => b.as_ref().len(),
-                    _ => 8,
-                }
-        })
-        .sum()
-}
 
 #[cfg(test)]
 mod tests {
@@ -522,25 +402,5 @@ mod tests {
         let puts = puts.lock().unwrap().clone();
         assert_eq!((puts.get("a"), puts.get("c")), (Some(&1), Some(&1)), "the others written once: {puts:?}");
         assert_eq!(puts.get("huge"), None, "an item over 400 KB never reaches DynamoDB");
-    }
-
-    #[test]
-    fn the_item_says_what_a_person_wants_to_know_and_expires() {
-        let s = Summary {
-            status: Some("WATCHING_VIDEO".into()),
-            status_at: Some(1_763_000_000_000),
-            media_label: Some("Big Buck Bunny".into()),
-            first_seen: Some(1_762_000_000_000),
-            last_seen: Some(1_763_000_100_000),
-            module_version: "sha256:abc".into(),
-            revision: 42,
-        };
-        let item = summary_attributes(&s, 30);
-        assert_eq!(item["status"], AttributeValue::S("WATCHING_VIDEO".into()));
-        assert_eq!(item["media_label"], AttributeValue::S("Big Buck Bunny".into()));
-        assert_eq!(item["last_seen"], AttributeValue::S("2025-11-13T02:15:00.000Z".into()));
-        assert_eq!(item["revision"], AttributeValue::N("42".into()));
-        assert_eq!(item["expires_at"], AttributeValue::N((1_763_000_100 + 30 * 86_400).to_string()));
-        assert!(!summary_attributes(&s, 0).contains_key("expires_at"));
     }
 }
