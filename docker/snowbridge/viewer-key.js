@@ -1,5 +1,5 @@
 // Snowbridge JavaScript transformation: the partition key of every event is its viewer, by the
-// rule the viewer-profile module keys profiles with (plugin/src/logic.rs, viewer_of):
+// rule the viewer-profile module keys profiles with (plugin/src/identity.rs, viewer_of):
 //
 //   user_id                 set by the site or app for a logged-in viewer: it follows them
 //                           across devices, so a viewer on the web and in the app is one key

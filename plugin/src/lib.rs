@@ -4,6 +4,7 @@
 //! - [`raw`]: the event as both forms reduce it (atomic fields, payload, media entities).
 //! - [`tsv`], [`snowbridge_json`]: the two input forms.
 //! - [`entities`]: the media entities and event payloads, typed and checked.
+//! - [`identity`]: the viewer key and the event time.
 //! - [`logic`]: status, media, ad and session deltas of one media event.
 //! - [`names`]: the name table the module declares (ABI v2).
 //! - [`scan`], [`small_alloc`]: what makes the wasm build fast (byte scans, the allocator).
@@ -13,6 +14,7 @@
 //! library, which the host's tests and benchmarks run beside the wasm.
 
 pub mod entities;
+pub mod identity;
 pub mod logic;
 pub mod names;
 pub mod raw;

@@ -58,7 +58,7 @@ pub struct Unstruct<'a> {
 
 /// The entities this logic understands, first of each kind: the media entities, and the
 /// tracker's `client_session`, whose `userId` identifies a mobile viewer (see
-/// `logic::viewer_of`).
+/// `identity::viewer_of`).
 #[derive(Debug, Default, Clone)]
 pub struct MediaEntities<'a> {
     pub media_player: Option<&'a RawValue>,
