@@ -3,8 +3,19 @@
 # clone (LIVEVIEWER_CACHE, default ~/.cache/liveviewer) and reused when present.
 #   ./scripts/setup.sh          everything (tests)
 #   ./scripts/setup.sh --rust   only the Rust toolchain pieces (the demo)
-# Source it (`. scripts/setup.sh`) to get the tools' paths exported for the tests.
+# Source it (`. scripts/setup.sh`) to get the tools' paths exported for the tests; sourced, it
+# hands the caller's shell back with its own options (strict mode stays in here, or a shell that
+# sourced it would close on its next failing command).
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+  LIVEVIEWER_SETUP_CALLER_OPTIONS="$(set +o)"
+fi
 set -euo pipefail
+setup_done() {
+  if [ -n "${LIVEVIEWER_SETUP_CALLER_OPTIONS:-}" ]; then
+    eval "$LIVEVIEWER_SETUP_CALLER_OPTIONS"
+    unset LIVEVIEWER_SETUP_CALLER_OPTIONS
+  fi
+}
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${LIVEVIEWER_CACHE:-$HOME/.cache/liveviewer}"
@@ -19,6 +30,7 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
 
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown
 if [ "${1:-}" = "--rust" ]; then
+  setup_done
   return 0 2>/dev/null || exit 0
 fi
 
@@ -115,3 +127,4 @@ for dir in dashboard docker/watch; do
   fi
 done
 say "ready"
+setup_done

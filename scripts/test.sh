@@ -13,6 +13,16 @@ mkdir -p "$ARTIFACTS"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+step "scripts: sourcing setup.sh leaves the caller's shell options as they were"
+(
+  set +euo pipefail
+  before="$(set +o)"
+  . scripts/setup.sh --rust >/dev/null
+  [ "$(set +o)" = "$before" ] || { echo "scripts/setup.sh --rust changed the options of the shell that sourced it" >&2; exit 1; }
+  . scripts/setup.sh >/dev/null
+  [ "$(set +o)" = "$before" ] || { echo "scripts/setup.sh changed the options of the shell that sourced it" >&2; exit 1; }
+)
+
 step "build (host and transform.wasm)"
 cargo build --workspace --all-targets --locked
 
