@@ -114,7 +114,7 @@ async fn measure(broker: &Kafka, host: &Host, rate: u64, secs: u64) -> anyhow::R
         let start = Instant::now();
         let total = rate * secs;
         let mut n = 0u64;
-        let mut last_ms = 0i64;
+        let mut last_ms: HashMap<String, i64> = HashMap::new();
         while n < total {
             let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
             if n >= due {
@@ -122,9 +122,12 @@ async fn measure(broker: &Kafka, host: &Host, rate: u64, secs: u64) -> anyhow::R
                 continue;
             }
             let e = sim.next_event();
-            // Strictly increasing stamps, so that "visible" is well defined per viewer.
-            let ms = liveviewer::live::wall_ms().max(last_ms + 1);
-            last_ms = ms;
+            // Strictly increasing stamps per viewer, so that "visible" is well defined; per
+            // viewer, not across all of them, which at 10k events/s ran the stamps minutes
+            // ahead of the clock.
+            let last = last_ms.entry(e.viewer.clone()).or_insert(0);
+            let ms = liveviewer::live::wall_ms().max(*last + 1);
+            *last = ms;
             let line = restamp(&e.line, ms);
             if line.split('\t').nth(125) == Some("com.snowplowanalytics.snowplow.media") {
                 s.lock().unwrap().entry(e.viewer.clone()).or_default().push_back((ms, Instant::now()));
