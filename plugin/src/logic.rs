@@ -10,9 +10,9 @@ use crate::identity::viewer_of;
 use crate::raw::{RawEvent, Str};
 use liveviewer_wire::outcome::Apply;
 use liveviewer_wire::{Delta, OrderKey};
+use serde_json::{json, Map, Value};
 
 pub use crate::identity::{event_time, ANONYMOUS_ID, MAX_VIEWER_ID};
-use serde_json::{json, Map, Value};
 
 /// The Snowplow media v2 events (`com.snowplowanalytics.snowplow.media/<name>/jsonschema/1-*-*`).
 pub const MEDIA_EVENTS: [&str; 25] = [
