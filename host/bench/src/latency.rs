@@ -8,7 +8,7 @@
 //! was the "erratic tail at 1k events/s" of earlier rounds. So a warm-up at the first rate runs
 //! before anything is measured, as the throughput bench leaves out the host's start.
 
-use super::{percentile, BenchResult, Figure, Options};
+use super::{percentile, restamp, BenchResult, Figure, Options};
 use futures::StreamExt;
 use liveviewer::simulator::Simulator;
 use liveviewer_testkit::kafka::send;
@@ -40,15 +40,6 @@ struct Measured {
     produced: u64,
     /// Media events whose profile did not show within 3 s of the last send.
     unseen: usize,
-}
-
-fn restamp(line: &str, ms: i64) -> String {
-    let t = liveviewer::simulator::tsv::tsv_time(ms);
-    let mut f: Vec<&str> = line.split('\t').collect();
-    for i in [3, 4, 119, 124] {
-        f[i] = &t;
-    }
-    f.join("\t")
 }
 
 pub async fn latency(o: Options) -> BenchResult {

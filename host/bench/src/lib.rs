@@ -87,6 +87,17 @@ pub fn median_spread(runs: &[f64]) -> (f64, (f64, f64)) {
     (median, (v[0], v[v.len() - 1]))
 }
 
+/// A simulated TSV line stamped at `ms`: its collector, device-created, device-sent and
+/// derived timestamps, so that the host takes it as happening now.
+fn restamp(line: &str, ms: i64) -> String {
+    let t = liveviewer::simulator::tsv::tsv_time(ms);
+    let mut f: Vec<&str> = line.split('\t').collect();
+    for i in [3, 4, 119, 124] {
+        f[i] = &t;
+    }
+    f.join("\t")
+}
+
 /// A percentile of samples (0-100).
 pub fn percentile(samples: &mut [f64], p: f64) -> f64 {
     if samples.is_empty() {

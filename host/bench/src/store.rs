@@ -5,7 +5,7 @@
 //! capacity units on-demand DynamoDB bills for it; and how far the changelog (what every
 //! dashboard and downstream service sees) is behind the events.
 
-use super::{percentile, BenchResult, Figure, Options};
+use super::{percentile, restamp, BenchResult, Figure, Options};
 use futures::StreamExt;
 use liveviewer::simulator::Simulator;
 use liveviewer_testkit::kafka::send;
@@ -30,15 +30,6 @@ type Lag = (i64, f64, f64, f64);
 /// The sender's result: the host's counters over the measured part (events, profile writes,
 /// history rows, written bytes), how late each event was sent (ms), the wall clock at the start.
 type Sent = ((f64, f64, f64, f64), Vec<f64>, i64);
-
-fn restamp(line: &str, ms: i64) -> String {
-    let t = liveviewer::simulator::tsv::tsv_time(ms);
-    let mut f: Vec<&str> = line.split('\t').collect();
-    for i in [3, 4, 119, 124] {
-        f[i] = &t;
-    }
-    f.join("\t")
-}
 
 struct Run {
     events: f64,
