@@ -1,6 +1,8 @@
 //! The viewer profile as the host keeps it.
 //!
 //! - [`state`]: the stored form, a state-based CRDT that the module's deltas merge into.
+//! - [`bounds`]: how far one profile may grow.
+//! - [`window`]: a state field's latest events, its value and since when it holds.
 //! - [`key`]: the compact event key it orders by.
 //! - [`cells`]: attributes, maxima and counters, bounded by name.
 //! - [`counter`]: the additive counter, bounded by event time.
@@ -8,6 +10,7 @@
 //! - [`json`]: the same JSON written straight from the state, for the hot path.
 //! - [`output`]: reading and checking a module's output before any of it is merged.
 
+pub mod bounds;
 pub mod cells;
 pub mod counter;
 pub mod json;
@@ -16,6 +19,7 @@ mod stored;
 pub mod output;
 pub mod render;
 pub mod state;
+pub mod window;
 
 pub use render::{render, Clock, RenderContext};
 pub use state::{Bounds, ProfileState};

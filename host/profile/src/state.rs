@@ -2,8 +2,10 @@
 //! commutative, associative and idempotent, so the profile is the same whatever the arrival
 //! order and however often an event is delivered. Every part is bounded.
 
+pub use super::bounds::Bounds;
 pub use super::cells::{Cells, Register};
 pub use super::counter::{Counted, SumCell};
+pub use super::window::StateWindow;
 use super::key::{fnv1a, Key};
 use liveviewer_wire::outcome::Apply;
 use liveviewer_wire::Delta;
@@ -28,84 +30,6 @@ pub enum Seen {
     Merged,
     /// At or below the watermark but newer than its log: the partition's log started again.
     NewLog,
-}
-
-/// Bounds that keep one profile well under DynamoDB's 400 KB item limit.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Bounds {
-    /// Latest events kept per state field (e.g. `status`), to know since when it holds.
-    pub state_window: usize,
-    /// Dedupe keys per additive counter: the earliest by event time count, later ones do not.
-    pub dedupe_keys: usize,
-    /// Media sessions kept in detail; older ones are folded into the totals.
-    pub live_sessions: usize,
-    /// A media session whose last event is this much older than the viewer's newest event is
-    /// folded into the totals.
-    pub session_horizon_ms: i64,
-    /// Folded sessions whose ids are remembered, so their late events are not counted again.
-    pub retired_ids: usize,
-    /// Attribute fields per profile and per media session; a delta for a new field past the
-    /// cap is dropped.
-    pub fields: usize,
-    pub session_fields: usize,
-    /// Largest attribute value (JSON text); a larger one is dropped.
-    pub value_bytes: usize,
-}
-
-impl Default for Bounds {
-    fn default() -> Self {
-        Bounds {
-            state_window: 32,
-            dedupe_keys: 1024,
-            live_sessions: 16,
-            session_horizon_ms: 24 * 3600 * 1000,
-            retired_ids: 256,
-            fields: 128,
-            session_fields: 64,
-            value_bytes: 8 << 10,
-        }
-    }
-}
-
-/// The latest events of a state field, ordered by key: the newest is the value, and the run
-/// of equal values at the end says since when it holds. Top-k of a union is order-free.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct StateWindow {
-    pub events: Vec<(Key, String)>,
-}
-
-impl StateWindow {
-    fn merge(&mut self, at: Key, value: &str, cap: usize) {
-        match self.events.binary_search_by(|(k, _)| k.cmp(&at)) {
-            Ok(i) => {
-                if self.events[i].1.as_str() < value {
-                    self.events[i].1 = value.to_owned();
-                }
-            }
-            Err(i) => {
-                if self.events.len() >= cap && i == 0 {
-                    return; // older than everything kept
-                }
-                self.events.insert(i, (at, value.to_owned()));
-                if self.events.len() > cap {
-                    self.events.drain(..self.events.len() - cap);
-                }
-            }
-        }
-    }
-
-    /// The current value and the key of the first event of its final run.
-    pub fn current(&self) -> Option<(&str, Key)> {
-        let (_, value) = self.events.last()?;
-        let since = self
-            .events
-            .iter()
-            .rev()
-            .take_while(|(_, v)| v == value)
-            .last()
-            .map(|(k, _)| *k)?;
-        Some((value, since))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
