@@ -13,10 +13,11 @@ static V1_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/transform-v1.w
 
 /// Where the wasm path's time goes, per event, at `batch`, as the host runs a module: the
 /// module call (a fresh instance of the module's pooled engine per batch, as the host makes
-/// one, the call with its fuel budget, the output copied out), of which the fresh instance
-/// alone (made, first called with no events, dropped), and, timed apart in the real calls,
-/// making the instance and dropping it after its batch; and the host's decoding and checking
-/// of the output.
+/// one, the call with its fuel budget; the output is not copied out, since the host decodes
+/// it where the call leaves it), of which the fresh instance alone (made, first called with
+/// no events, dropped), and, timed apart in the real calls, making the instance and dropping
+/// it after its batch; and the host's decoding and checking of the output (from copies taken
+/// before the timing).
 fn breakdown(label: &str, module: &Module, events: &[Vec<u8>], batch: usize, runs: usize, min: Duration) -> anyhow::Result<Vec<Figure>> {
     let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
     let limits = module.limits().output.clone();
