@@ -53,11 +53,13 @@ pub async fn latency(o: Options) -> BenchResult {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rates: Vec<u64> = if o.smoke { vec![200] } else { vec![1_000, 10_000] };
     let secs = if o.smoke { 2 } else { 15 };
-    let warm = measure(&broker, &host, rates[0], if o.smoke { 1 } else { WARM_UP_S }).await?;
+    // Each phase its own simulator seed: its viewers and event ids are new to the host, as
+    // they would be, not repeats of the phase before with new times.
+    let warm = measure(&broker, &host, rates[0], if o.smoke { 1 } else { WARM_UP_S }, 1).await?;
     let (mut warm_host, mut warm_kafka) = (warm.host, warm.kafka);
     let mut figures = Vec::new();
-    for rate in rates {
-        let mut m = measure(&broker, &host, rate, secs).await?;
+    for (phase, rate) in (2..).zip(rates) {
+        let mut m = measure(&broker, &host, rate, secs, phase).await?;
         let (p50, p99) = (percentile(&mut m.host, 50.0), percentile(&mut m.host, 99.0));
         figures.push(Figure::new("latency", format!("p50 at {rate} events/s"), "ms", vec![p50]));
         let p99_fig = Figure::new("latency", format!("p99 at {rate} events/s"), "ms", vec![p99]);
@@ -86,14 +88,14 @@ pub async fn latency(o: Options) -> BenchResult {
 
 /// Sends `rate` events per second for `secs` seconds and measures each media event's way to
 /// the push channel, and every event's to a bare consumer.
-async fn measure(broker: &Kafka, host: &Host, rate: u64, secs: u64) -> anyhow::Result<Measured> {
+async fn measure(broker: &Kafka, host: &Host, rate: u64, secs: u64, seed: u64) -> anyhow::Result<Measured> {
     let sent: Sent = Arc::new(Mutex::new(HashMap::new()));
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::new(Mutex::new(Vec::new()));
     let listener = tokio::spawn(push_channel(host.url.clone(), sent.clone(), latencies.clone()));
     let stop = Arc::new(AtomicBool::new(false));
     let bare = {
         let (addr, stop) = (broker.addr.clone(), stop.clone());
-        std::thread::spawn(move || bare_consumer(&addr, &format!("bare-{rate}-{secs}"), &stop))
+        std::thread::spawn(move || bare_consumer(&addr, &format!("bare-{seed}"), &stop))
     };
     // The push channel connected and the bare consumer given its partitions (it starts at the
     // end of the topic, so it must have them before the first send).
@@ -101,7 +103,7 @@ async fn measure(broker: &Kafka, host: &Host, rate: u64, secs: u64) -> anyhow::R
     let (addr, s) = (broker.addr.clone(), sent.clone());
     let produced = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
         let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new().set("bootstrap.servers", &addr).set("linger.ms", "1").create()?;
-        let mut sim = Simulator::new((rate as usize / 4).max(50), 3, 10, 1_763_000_000_000);
+        let mut sim = Simulator::new((rate as usize / 4).max(50), seed, 10, 1_763_000_000_000);
         let start = Instant::now();
         let total = rate * secs;
         let mut n = 0u64;
