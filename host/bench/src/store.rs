@@ -180,7 +180,9 @@ async fn run_interval(o: &Options, kafka: &Kafka, moto: &Moto, interval_ms: u64,
 }
 
 pub async fn run(o: Options) -> BenchResult {
-    let (viewers, seconds) = if o.smoke { (300, 8) } else { (10_000, 60) };
+    // The smoke run lasts past a ping round and the 2 s after it, so that its steady-state
+    // figures have samples too (8 s printed them as NaN).
+    let (viewers, seconds) = if o.smoke { (300, 14) } else { (10_000, 60) };
     let kafka = Kafka::start();
     let moto = Moto::start();
     let mut figures = Vec::new();
