@@ -112,7 +112,16 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              10%, the embedded store's commits 7.8%, dropping outcomes after their write 6.3% (mostly the allocator's cross-thread free: they are \
              decoded on the module's threads and freed on the writer's), librdkafka's broker threads 6.3% and zstd about 6% (compressing the \
              changelog, decompressing it as it is read back). An allocator setting that never gives pages back (`MIMALLOC_PURGE_DELAY=-1`) moved a \
-             single run from 8.7k to 9.5k events/s, within this machine's noise, and is not kept.",
+             single run from 8.7k to 9.5k events/s, within this machine's noise, and is not kept. Profiled once more in the latest round \
+             (`perf record --call-graph dwarf`, 12 s on the host at about 11k events/s, 1.4 cores busy): the module's JIT code 17% of the \
+             samples (flat), the module stage besides it 11.5% (its output's decoding 6.6%), rendering changed profiles 12.6%, merging \
+             10.6%, the embedded store's commits 8%, librdkafka's broker threads 11% (zstd: compressing the changelog 2.6%, decompressing \
+             it as it is read back 2.8%), dropping outcomes after their write 5%. One cost runs across the stages, `serde_json::Value`, \
+             more than 7% in all: a set delta's value is built as a `Value` when the module's output is decoded, printed to JSON text when \
+             it merges (2.8%) and dropped after the write (2.4%); and the live view's entry parses the media object back out of each \
+             rendered profile (2%). Next there: carry a set value as JSON text from the decoder to the register (the v2 decoder reads \
+             it typed and could print it at once), a change to the one contract type `Delta` that every module path shares; none of \
+             these is the 4x the goal needs.",
             h.value,
             h.ratio.unwrap_or(f64::NAN),
             per_core * std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
