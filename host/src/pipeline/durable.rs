@@ -13,6 +13,7 @@ pub struct Durable {
     /// The writer stopped for good (a misconfigured store).
     pub failed: Option<String>,
 }
+
 impl Pipeline {
     /// Waits until batch `seq` is durable.
     pub async fn wait_durable(&self, seq: u64) -> Result<(), PipelineError> {

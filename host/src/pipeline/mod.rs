@@ -4,7 +4,7 @@
 //! 2. [`workers`]: the active module (and the shadow) runs the batch, faults contained;
 //! 3. [`route::route`]: outcomes become each viewer's events, dead letters and counts;
 //! 4. the profiles of viewers not in memory are read from the store, while the batch before
-//!    is still merging ([`Pipeline::prefetch`]);
+//!    is still merging (`Pipeline::prefetch`, in read.rs);
 //! 5. [`turn`]: batches merge in the order their source handed them over;
 //! 6. [`merge_turn`], with [`working`] + [`merge`]: each viewer's events merge into its
 //!    profile in memory, and the profile is due for a write;
@@ -17,14 +17,14 @@
 //!
 //! [`report`] holds what a batch's caller gets back.
 
-mod durable;
+pub mod durable;
 pub mod flush;
 pub mod in_flight;
 pub mod merge;
-mod merge_turn;
+pub mod merge_turn;
 pub mod publish;
 mod read;
-mod report;
+pub mod report;
 mod retry;
 pub mod route;
 pub mod turn;

@@ -28,7 +28,7 @@ impl BatchReport {
     }
 }
 
-/// A batch merged and published: durable once [`Pipeline::wait_durable`] says so.
+/// A batch merged and published: durable once [`super::Pipeline::wait_durable`] says so.
 #[derive(Debug, Clone)]
 pub struct Accepted {
     pub report: BatchReport,
