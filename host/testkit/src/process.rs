@@ -99,6 +99,11 @@ impl Proc {
     pub fn rss_bytes(&self) -> u64 {
         rss_bytes(self.child.id())
     }
+
+    /// CPU time used so far, user and system, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.child.id())
+    }
 }
 
 impl Drop for Proc {
@@ -114,6 +119,20 @@ pub fn rss_bytes(pid: u32) -> u64 {
         .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())))
         .flatten()
         .map_or(0, |kb| kb * 1024)
+}
+
+/// CPU time a process has used, user and system, in seconds (0 when it is gone): what a
+/// benchmark divides by the events it handled, for the cost of an event apart from how much
+/// of a shared machine the process got.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // The command name, field 2, is in parentheses and may hold spaces: count from after it.
+    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name's.
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    ticks as f64 / per_second.max(1) as f64
 }
 
 /// Where a service's output goes: one file per start, kept after the test for a post-mortem.
@@ -140,4 +159,30 @@ where
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Busy work shows in this process's CPU time (waited for, up to 20 s of wall time, since
+    /// the test may share the machine); a process that is gone has none.
+    #[test]
+    fn cpu_seconds_counts_work_done() {
+        let me = std::process::id();
+        let before = cpu_seconds(me);
+        let start = Instant::now();
+        let mut x = 0u64;
+        while cpu_seconds(me) - before < 0.1 && start.elapsed() < Duration::from_secs(20) {
+            for _ in 0..1_000_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
+        let used = cpu_seconds(me) - before;
+        assert!(used >= 0.1, "busy for {:?}, yet {used} s of CPU counted", start.elapsed());
+        // Seconds, not clock ticks: no more than every core busy all along (other tests run too).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        assert!(used <= (start.elapsed().as_secs_f64() + 0.05) * cores, "{used} s of CPU in {:?}", start.elapsed());
+        assert_eq!(cpu_seconds(u32::MAX), 0.0);
+    }
 }
