@@ -3,10 +3,11 @@
 
 use super::Kafka;
 use crate::process::wait_until;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication, TopicResult};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{DeliveryResult, Message as _};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
@@ -68,13 +69,7 @@ impl Kafka {
         for (k, v) in configs {
             topic = topic.set(k, v);
         }
-        let results = crate::process::block_on(admin.create_topics([&topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))))
-            .unwrap_or_else(|e| panic!("creating topic {name}: {e}"));
-        for r in results {
-            if let Err((topic, code)) = r {
-                panic!("creating topic {topic}: {code}");
-            }
-        }
+        settled("creating", name, crate::process::block_on(admin.create_topics([&topic], &admin_options())));
         // The leader is elected a moment after the topic exists.
         let c = self.base_consumer("liveviewer-testkit-probe");
         wait_until(&format!("topic {name} to have leaders"), Duration::from_secs(30), || {
@@ -87,13 +82,7 @@ impl Kafka {
     /// Deletes a topic and waits until the broker no longer lists it.
     pub fn delete_topic(&self, name: &str) {
         let admin: AdminClient<DefaultClientContext> = self.client().create().unwrap();
-        let results = crate::process::block_on(admin.delete_topics(&[name], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))))
-            .unwrap_or_else(|e| panic!("deleting topic {name}: {e}"));
-        for r in results {
-            if let Err((topic, code)) = r {
-                panic!("deleting topic {topic}: {code}");
-            }
-        }
+        settled("deleting", name, crate::process::block_on(admin.delete_topics(&[name], &admin_options())));
         let c = self.base_consumer("liveviewer-testkit-probe");
         wait_until(&format!("topic {name} gone"), Duration::from_secs(30), || {
             c.fetch_metadata(None, Duration::from_secs(2)).is_ok_and(|m| m.topics().iter().all(|t| t.name() != name))
@@ -280,6 +269,20 @@ where
                 record = r;
                 std::thread::sleep(Duration::from_millis(2));
             }
+        }
+    }
+}
+
+fn admin_options() -> AdminOptions {
+    AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)))
+}
+
+/// Panics with the broker's reason unless the admin request and each topic's part of it
+/// succeeded (`doing`: "creating", "deleting").
+fn settled(doing: &str, name: &str, results: KafkaResult<Vec<TopicResult>>) {
+    for r in results.unwrap_or_else(|e| panic!("{doing} topic {name}: {e}")) {
+        if let Err((topic, code)) = r {
+            panic!("{doing} topic {topic}: {code}");
         }
     }
 }
