@@ -30,7 +30,8 @@ type Members<'a> = BTreeMap<Cow<'a, str>, Part<'a>>;
 pub struct Written<'a> {
     /// `{"revision":N,` then the profile's fields: what the changelog carries.
     pub json: String,
-    /// The `media` object (null when the module wrote none).
+    /// The members of the `media` object the live view reads ([`crate::media::MEDIA_MEMBERS`];
+    /// null when the module wrote none).
     pub media: Value,
     session: Members<'a>,
 }
@@ -99,7 +100,7 @@ pub fn write<'a>(state: &'a ProfileState, ctx: &RenderContext) -> Written<'a> {
     }
     out.push(b'}');
     let media = match media {
-        Some(Part::Json(text)) => serde_json::from_str(&text).unwrap_or(Value::Null),
+        Some(Part::Json(text)) => crate::media::picked(&text),
         _ => Value::Null,
     };
     let json = String::from_utf8(out).expect("JSON written from strings is UTF-8");

@@ -8,6 +8,7 @@
 //! - [`counter`]: the additive counter, bounded by event time.
 //! - [`render`]: the v1 JSON the API, the dashboard and `profiles` speak.
 //! - [`json`]: the same JSON written straight from the state, for the hot path.
+//! - [`media`]: the members of the `media` object the live view reads, picked from its text.
 //! - [`output`]: reading and checking a module's output before any of it is merged.
 
 pub mod bounds;
@@ -15,6 +16,7 @@ pub mod cells;
 pub mod counter;
 pub mod json;
 pub mod key;
+pub mod media;
 mod stored;
 pub mod output;
 pub mod render;

@@ -99,6 +99,9 @@ impl Viewer {
         (json, Some(viewer))
     }
 
+    /// `media` is read for its [`liveviewer_profile::media::MEDIA_MEMBERS`] only: a profile this
+    /// host merged hands over just those (a name read here and missing there would read as absent
+    /// for those profiles; the test below compares both ways of making a viewer).
     fn of(viewer_id: String, revision: u64, (first_seen, last_seen): (i64, i64), status: Option<String>, media: &Value, ads: [f64; 4], json: Arc<str>) -> Viewer {
         let str_of = |k: &str| media.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(Arc::<str>::from);
         let num_of = |k: &str| media.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
