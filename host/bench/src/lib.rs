@@ -221,8 +221,12 @@ pub fn render(jsons: &[std::path::PathBuf], out: &std::path::Path) -> anyhow::Re
                         report.generated_at, report.machine.cores, report.machine.cpu, report.machine.load_before, report.machine.load_after
                     ));
                 }
-                m.generated_at = format!("{} and {} (runs merged)", m.generated_at, report.generated_at);
-                m.seconds += report.seconds;
+                // A run merged in again (rendering the table's own file with it) is already counted.
+                let listed = m.generated_at.split(" and ").any(|run| run.trim_end_matches(" (runs merged)") == report.generated_at);
+                if !listed {
+                    m.generated_at = format!("{} and {} (runs merged)", m.generated_at, report.generated_at);
+                    m.seconds += report.seconds;
+                }
                 m
             }
         });
@@ -364,6 +368,27 @@ mod tests {
         assert!(md.contains("events/s, new") && !md.contains("events/s, old"), "{md}");
         assert!(md.contains("## Goals not met, and why") && md.contains("**Transform stage (goal not met).**"), "{md}");
         assert!(md.contains("| wasm, batch 256 | 20.00 events/s/core |"), "{md}");
+    }
+
+    #[test]
+    fn rendering_a_run_again_does_not_count_it_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = report(vec![Figure::new("transform", "native, batch 256", "events/s/core", vec![100.0])]);
+        first.generated_at = "first".into();
+        let mut second = report(vec![Figure::new("store", "events/s", "events/s", vec![2.0])]);
+        (second.generated_at, second.seconds) = ("second".into(), 5.0);
+        let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        std::fs::write(&a, serde_json::to_string(&first).unwrap()).unwrap();
+        std::fs::write(&b, serde_json::to_string(&second).unwrap()).unwrap();
+        render(&[a.clone(), b.clone()], dir.path()).unwrap();
+        let once = std::fs::read_to_string(dir.path().join("benchmarks.json")).unwrap();
+        // The table's own file merged with the same run again, as after a second `--render`.
+        let merged = dir.path().join("benchmarks.json");
+        render(&[merged, b], dir.path()).unwrap();
+        let twice: Report = serde_json::from_str(&std::fs::read_to_string(dir.path().join("benchmarks.json")).unwrap()).unwrap();
+        let once: Report = serde_json::from_str(&once).unwrap();
+        assert_eq!((once.generated_at.as_str(), once.seconds), ("first and second (runs merged)", 6.0));
+        assert_eq!((twice.generated_at, twice.seconds), (once.generated_at, once.seconds));
     }
 
     #[test]
