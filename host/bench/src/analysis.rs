@@ -56,7 +56,10 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              afterwards (the reference reading kept for anything the one pass would have to decide, a test holding both to the same entities on every \
              vector): module calls of 21.0 and 21.3 us per event against 20.5 and 19.5 for the current module, back to back, so no gain; the skip over raw \
              JSON is cheap, the typed parsing itself is the cost. The wasm path would have to run {:.1}x faster to reach 0.6x native ({:.1}x for 100k events/s); neither \
-             change does that alone. `LIVEVIEWER_BENCH_TRANSFORM_WASM=FILE` runs this benchmark on another build of the \
+             change does that alone. Since release builds are optimised as one program (LTO), the native logic and the host's side \
+             of the call run faster (in the round that made the change: native 159k -> 196k events/s per core, the host's decoding \
+             3.4 -> 2.4 us, the call 19.5 -> 15.5 us) while the module's own code is what it was, so wasm rose (41.9k -> 45.7k) and \
+             its ratio to native fell (0.26x -> 0.23x). `LIVEVIEWER_BENCH_TRANSFORM_WASM=FILE` runs this benchmark on another build of the \
              module, and `LIVEVIEWER_BENCH_TRANSFORM_BATCHES=256` on fewer batch sizes, for such comparisons.",
             w.value,
             w.ratio.unwrap_or(f64::NAN),
@@ -129,9 +132,18 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              it as it is read back 2.8%), dropping outcomes after their write 5%. One cost runs across the stages, `serde_json::Value`, \
              more than 7% in all: a set delta's value is built as a `Value` when the module's output is decoded, printed to JSON text when \
              it merges (2.8%) and dropped after the write (2.4%); and the live view's entry parses the media object back out of each \
-             rendered profile (2%). Next there: carry a set value as JSON text from the decoder to the register (the v2 decoder reads \
-             it typed and could print it at once), a change to the one contract type `Delta` that every module path shares; none of \
-             these is the 4x the goal needs.",
+             rendered profile (2%). The round after measured instructions as well as time (`valgrind --tool=callgrind` on a \
+             replay of 20k simulated events, every flush at once so that runs write the same profiles: counts that repeat where CPU \
+             time on this machine moves by a tenth). The live view's entry now picks the six members of the media object it reads \
+             out of the text instead of parsing the whole object (2.1% of a replay's samples): 1.5% fewer instructions per event. \
+             Carrying a set value as JSON text from the decoder to the register was built and measured: 2% more instructions per \
+             event, not fewer (the text is copied into the register, as the outcome is kept until its write, and the windowed \
+             metrics must read the content key back out of the text), and reading such a text back as a tree does not give every \
+             float exactly (serde_json's default float parsing; the fuzz corpus found one), so it was not kept. Release builds are \
+             now optimised as one program (LTO): 3.8-4.1% fewer instructions per event, about 6% less CPU on a replay of 200k \
+             events. The kernel zeroing pages the allocator faults in is 9% of a replay's samples; the allocator without huge pages \
+             (`MIMALLOC_ALLOW_THP=0`) or without giving pages back (`MIMALLOC_PURGE_DELAY=-1`) moved CPU time within noise (three \
+             runs each). None of these is the 4x the goal needs.",
             h.value,
             h.ratio.unwrap_or(f64::NAN),
             per_core * std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
