@@ -32,6 +32,10 @@ cargo build --workspace --all-targets --locked
 step "lints (clippy: correctness and suspicious)"
 cargo clippy --workspace --all-targets --locked -- -D clippy::suspicious
 
+# The docs' links are code too: a renamed item leaves a link that points nowhere.
+step "rustdoc: every intra-doc link resolves (private items included)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked
+
 step "Rust tests: unit, vectors (wasm and native), pipeline against Apache Kafka, moto and dynalite"
 cargo test --workspace --locked --no-fail-fast -- --test-threads=2
 

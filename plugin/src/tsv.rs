@@ -66,7 +66,8 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Splits the line and reads the atomic fields; the JSON payloads are left for [`fill`].
+/// Splits the line and reads the atomic fields; the JSON payloads are left for [`fill_unstruct`]
+/// and [`fill_contexts`].
 pub fn parse(line: &str) -> Result<(RawEvent<'_>, Payloads<'_>), String> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let line = line.strip_suffix('\r').unwrap_or(line);

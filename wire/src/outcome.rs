@@ -63,7 +63,7 @@ impl PartialOrd for OrderKey {
     }
 }
 
-/// Deserialized through a flat record ([`DeltaWire`]) rather than serde's internally tagged
+/// Deserialized through a flat record (`DeltaWire`) rather than serde's internally tagged
 /// enum, which buffers every delta into an intermediate tree first: the host decodes every
 /// delta of every event, and that buffering was a third of its cost per event.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,5 +1,5 @@
 //! The profile's JSON (docs/profile.md) written straight from the state, for the hot path: every
-//! merged batch publishes each changed profile. [`crate::render`] builds the same document as
+//! merged batch publishes each changed profile. [`crate::render()`] builds the same document as
 //! `serde_json::Value`s, which parses every register's JSON text into a tree and prints it
 //! again; here a register's text is copied as it is, and only an object that takes a child
 //! (`ad` with `ad.quartile`) is parsed. The text is the one serde prints for the rendered
@@ -157,7 +157,7 @@ fn totals(state: &ProfileState) -> Members<'_> {
 }
 
 /// A register's text as it is when it is JSON (it always is, unless the store was tampered
-/// with): null otherwise, as the parse in [`crate::render`] gives.
+/// with): null otherwise, as the parse in [`crate::render()`] gives.
 fn valid(text: &str) -> Cow<'_, str> {
     if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
         Cow::Borrowed(text)

@@ -6,7 +6,7 @@
 //! - [`key`]: the compact event key it orders by.
 //! - [`cells`]: attributes, maxima and counters, bounded by name.
 //! - [`counter`]: the additive counter, bounded by event time.
-//! - [`render`]: the v1 JSON the API, the dashboard and `profiles` speak.
+//! - [`mod@render`]: the v1 JSON the API, the dashboard and `profiles` speak.
 //! - [`json`]: the same JSON written straight from the state, for the hot path.
 //! - [`media`]: the members of the `media` object the live view reads, picked from its text.
 //! - [`output`]: reading and checking a module's output before any of it is merged.

@@ -16,7 +16,7 @@ pub struct Args {
     pub seed: u64,
     pub ping_interval_s: u32,
     pub events: u64,
-    /// Epoch ms of the first event; `None`: the stream ends now (see [`ending_now`]).
+    /// Epoch ms of the first event; `None`: the stream ends now (see `ending_now`).
     pub start_ms: Option<i64>,
     pub out: Option<PathBuf>,
     pub kafka: Option<(String, String)>,

@@ -1,9 +1,9 @@
 //! Dead letters: every event that cannot become part of a profile (rejected by the module, a
 //! module fault, a store refusal, over the size limit) is written with its original bytes, the
 //! reason, the module version and where it came from, before its offset is committed.
-//! Nothing is silently dropped: each letter is bounded in size ([`encode`]), the file of
-//! embedded mode is bounded and rotated ([`file`]), and a Kafka topic that will not take a
-//! letter has it spilled to such a file instead of stalling the host ([`kafka`]).
+//! Nothing is silently dropped: each letter is bounded in size (`encode`), the file of
+//! embedded mode is bounded and rotated (`file`), and a Kafka topic that will not take a
+//! letter has it spilled to such a file instead of stalling the host (`kafka`).
 
 mod encode;
 mod file;

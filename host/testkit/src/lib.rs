@@ -1,7 +1,7 @@
 //! What the black-box tests and the benchmarks run against, all real and on loopback: Apache
 //! Kafka ([`kafka`], with TLS and SASL where asked, [`tls`]), DynamoDB-API servers
 //! ([`dynamo`]), Snowbridge ([`snowbridge`]), and the `liveviewer` binary itself ([`host`]);
-//! the events they feed it ([`workload`]) and modules that misbehave ([`modules`]). Every
+//! the events they feed it ([`mod@workload`]) and modules that misbehave ([`modules`]). Every
 //! process dies with its handle.
 //! The tools come from `scripts/setup.sh`, by `LIVEVIEWER_*` variables; without them a test
 //! fails saying so, it is never skipped.

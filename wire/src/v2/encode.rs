@@ -1,5 +1,5 @@
 //! Writing outcomes as v2, the module's side. The module's logic builds the same
-//! [`Outcome`](crate::Outcome)s as for v1; this turns them into bytes.
+//! [`Outcome`]s as for v1; this turns them into bytes.
 
 use super::bytes::{put_f64, put_str, put_uvar, zigzag};
 use super::names::{same_bytes, NameIds};

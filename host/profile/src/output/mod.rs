@@ -1,5 +1,5 @@
 //! Reading a module's output: one outcome per event, decoded as the module's ABI version says
-//! ([`v1`]: a JSON array; [`v2`]: binary), then checked against the contract ([`checks`]) and
+//! ([`v1`]: a JSON array; [`v2`]: binary), then checked against the contract (`checks`) and
 //! the size caps before anything of it reaches a profile. Both versions decode into the same
 //! outcomes and go through the same checks.
 
