@@ -9,7 +9,7 @@ use crate::entities::{self, Ad, AdBreak, EventData, MediaPlayer, Session};
 use crate::identity::viewer_of;
 use crate::raw::{RawEvent, Str};
 use liveviewer_wire::outcome::Apply;
-use liveviewer_wire::{Delta, OrderKey};
+use liveviewer_wire::{Delta, OrderKey, SessionId};
 use serde_json::{json, Map, Value};
 
 pub use crate::identity::{event_time, ANONYMOUS_ID, MAX_VIEWER_ID};
@@ -187,7 +187,7 @@ pub fn apply(raw: &RawEvent<'_>, event: &str) -> Result<Apply, String> {
         ));
     }
 
-    let session_id = session.as_ref().map(|s| s.media_session_id.as_str().to_owned());
+    let session_id = session.as_ref().map(|s| SessionId::from(s.media_session_id.as_str()));
     let in_break = event != "ad_break_end_event" && (ad.is_some() || ad_break.is_some());
     let mut deltas = Vec::with_capacity(24);
     if let Some(s) = status_of(event, &player, in_break) {
@@ -312,13 +312,13 @@ fn push_ad_deltas(
 
 fn push_session_deltas(
     deltas: &mut Vec<Delta>,
-    id: &str,
+    id: &SessionId,
     s: &Session,
     player: &MediaPlayer,
     event: &str,
     event_id: &str,
 ) {
-    let scoped = || Some(id.to_owned());
+    let scoped = || Some(id.clone());
     for (field, value) in s.counters() {
         // The tracker leaves a counter out while it is zero.
         deltas.push(Delta::Max { field: field.into(), value: value.unwrap_or(0.0), session: scoped() });

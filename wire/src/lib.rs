@@ -16,7 +16,7 @@ pub mod outcome;
 pub mod time;
 pub mod v2;
 
-pub use outcome::{Delta, OrderKey, Outcome};
+pub use outcome::{Delta, OrderKey, Outcome, SessionId};
 
 /// The versions of the contract, all of which a host speaks; the one a module reports decides
 /// how its output is read.

@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// One result per input event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,6 +64,12 @@ impl PartialOrd for OrderKey {
     }
 }
 
+/// A media session's id, as deltas scoped to it carry it. One event's deltas share one (an
+/// event states its session once in ABI v2; the logic scopes a dozen deltas to it): a count,
+/// not a copy per delta, where each copy was an allocation made, kept until the profile's
+/// write and freed, on both sides of the module boundary.
+pub type SessionId = Arc<str>;
+
 /// Deserialized through a flat record (`DeltaWire`) rather than serde's internally tagged
 /// enum, which buffers every delta into an intermediate tree first: the host decodes every
 /// delta of every event, and that buffering was a third of its cost per event.
@@ -78,14 +85,14 @@ pub enum Delta {
         field: String,
         value: Value,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        session: Option<String>,
+        session: Option<SessionId>,
     },
     /// A cumulative counter: the maximum wins.
     Max {
         field: String,
         value: f64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        session: Option<String>,
+        session: Option<SessionId>,
     },
     /// An additive counter, counted once per `dedupe` key.
     Add {
@@ -93,7 +100,7 @@ pub enum Delta {
         value: f64,
         dedupe: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        session: Option<String>,
+        session: Option<SessionId>,
     },
 }
 
@@ -141,11 +148,12 @@ impl<'de> Deserialize<'de> for Delta {
                     v => return Err(D::Error::custom(format!("`value` must be a string, not {v}"))),
                 }
             }
-            Op::Set => Delta::Set { field: w.field, value, session: w.session },
-            Op::Max => Delta::Max { field: w.field, value: number(&value)?, session: w.session },
+            Op::Set => Delta::Set { field: w.field, value, session: w.session.map(Arc::from) },
+            Op::Max => Delta::Max { field: w.field, value: number(&value)?, session: w.session.map(Arc::from) },
             Op::Add => {
                 let dedupe = w.dedupe.ok_or_else(|| D::Error::missing_field("dedupe"))?;
-                return Ok(Delta::Add { field: w.field, value: number(&value)?, dedupe, session: w.session });
+                let session = w.session.map(Arc::from);
+                return Ok(Delta::Add { field: w.field, value: number(&value)?, dedupe, session });
             }
         };
         if w.dedupe.is_some() {

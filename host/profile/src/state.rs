@@ -309,7 +309,7 @@ mod tests {
         let bounds = Bounds { live_sessions: 2, ..Bounds::default() };
         let mut s = ProfileState::new("v");
         for (i, sid) in ["s1", "s2", "s3"].iter().enumerate() {
-            let d = Delta::Max { field: "ads".into(), value: 2.0, session: Some(sid.to_string()) };
+            let d = Delta::Max { field: "ads".into(), value: 2.0, session: Some((*sid).into()) };
             s.apply(&apply(i as i64, sid, vec![d]), &bounds);
         }
         assert_eq!(s.sessions.len(), 2);
@@ -345,8 +345,8 @@ mod tests {
             let deltas = vec![
                 state("status", if i % 3 == 0 { "WATCHING_VIDEO" } else { "PAUSED_VIDEO" }),
                 set("media", json!({"label": format!("label {i}"), "current_time": i as f64 * 1.5})),
-                Delta::Max { field: "time_played".into(), value: i as f64, session: Some(session.clone()) },
-                Delta::Add { field: "seeks".into(), value: 1.0, dedupe: format!("e{i}"), session: Some(session) },
+                Delta::Max { field: "time_played".into(), value: i as f64, session: Some(session.as_str().into()) },
+                Delta::Add { field: "seeks".into(), value: 1.0, dedupe: format!("e{i}"), session: Some(session.into()) },
             ];
             events.push(apply(i * 1000, &format!("e{i}"), deltas));
         }

@@ -89,11 +89,11 @@ impl Sample {
             match d {
                 Delta::Set { field, value, session: None } if field == "media" => s.content = content_key(value),
                 Delta::Set { field, value, session: Some(id) } if field == "started_at" => {
-                    s.session.get_or_insert_with(|| id.clone());
+                    s.session.get_or_insert_with(|| id.to_string());
                     s.started_at = value.as_str().and_then(liveviewer_wire::time::parse_millis);
                 }
                 Delta::Max { field, value, session: Some(id) } => {
-                    s.session.get_or_insert_with(|| id.clone());
+                    s.session.get_or_insert_with(|| id.to_string());
                     match field.as_str() {
                         "time_played" => s.time_played = *value,
                         "time_buffering" => s.time_buffering = *value,
@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn a_sample_takes_the_event_s_own_figures() {
-        let sid = Some("s1".to_string());
+        let sid: Option<liveviewer_wire::SessionId> = Some("s1".into());
         let apply = Apply {
             viewer: "v".into(),
             event: "ad_start_event".into(),

@@ -8,7 +8,7 @@ use super::names::NameTable;
 use super::value::read_value;
 use super::{read_name, Op, OutcomeTag, Scope, FORMAT};
 use crate::outcome::Apply;
-use crate::{Delta, OrderKey, Outcome};
+use crate::{Delta, OrderKey, Outcome, SessionId};
 use std::fmt;
 
 /// Why an output was refused; the host makes each a module fault of its kind.
@@ -161,7 +161,7 @@ fn read_outcome(r: &mut Reader<'_>, names: &NameTable, budget: &mut Budget) -> R
             let at = r.pos();
             let session = match r.u8().map_err(|m| m.at(at))? {
                 0 => None,
-                1 => Some(r.str().map_err(|m| m.at(at))?),
+                1 => Some(SessionId::from(r.str().map_err(|m| m.at(at))?)),
                 flag => return Err(Malformed::SessionFlag(flag).at(at)),
             };
             let at = r.pos();
@@ -172,14 +172,14 @@ fn read_outcome(r: &mut Reader<'_>, names: &NameTable, budget: &mut Budget) -> R
             }
             let mut deltas = Vec::with_capacity(n);
             for _ in 0..n {
-                deltas.push(read_delta(r, names, budget, session)?);
+                deltas.push(read_delta(r, names, budget, session.as_ref())?);
             }
             Ok(Outcome::Apply(Apply { viewer, event, at: OrderKey { ts, rank, id }, deltas }))
         }
     }
 }
 
-fn read_delta(r: &mut Reader<'_>, names: &NameTable, budget: &mut Budget, event_session: Option<&str>) -> Result<Delta, DecodeError> {
+fn read_delta(r: &mut Reader<'_>, names: &NameTable, budget: &mut Budget, event_session: Option<&SessionId>) -> Result<Delta, DecodeError> {
     let at = r.pos();
     let head = r.u8().map_err(|m| m.at(at))?;
     budget.charge(1)?;
@@ -199,16 +199,15 @@ fn read_delta(r: &mut Reader<'_>, names: &NameTable, budget: &mut Budget, event_
     let field = read_name(r, names, budget)?.to_owned();
     let session = match scope {
         Scope::Profile => None,
-        Scope::EventSession => Some(event_session.ok_or(Malformed::NoEventSession.at(at))?),
+        Scope::EventSession => Some(event_session.ok_or(Malformed::NoEventSession.at(at))?.clone()),
         Scope::OwnSession => {
             let at = r.pos();
-            Some(r.str().map_err(|m| m.at(at))?)
+            Some(SessionId::from(r.str().map_err(|m| m.at(at))?))
         }
     };
-    if let Some(s) = session {
+    if let Some(s) = &session {
         budget.charge(s.len())?;
     }
-    let session = session.map(str::to_owned);
     let number = |r: &mut Reader<'_>, budget: &mut Budget| -> Result<f64, DecodeError> {
         let at = r.pos();
         budget.charge(8)?;

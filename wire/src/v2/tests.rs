@@ -142,7 +142,7 @@ fn a_result_is_capped_as_encoded_and_as_spelled_out() {
     assert!(out.len() < 1024);
     assert_eq!(decode(&out, &table(), 1, 1024), Err(DecodeError::TooLarge { event: 0, cap: 1024 }));
     // The session counts once per delta scoped to it.
-    let session = "s".repeat(200);
+    let session: crate::SessionId = "s".repeat(200).into();
     let scoped: Vec<Delta> = (0..10).map(|_| Delta::Max { field: "ads".into(), value: 1.0, session: Some(session.clone()) }).collect();
     let out = encode(&[apply(scoped)]);
     assert!(out.len() < 1024);

@@ -16,9 +16,9 @@ fn growth_bound(apply: &Apply) -> usize {
         .map(|d| {
             let text = match d {
                 Delta::State { field, value } => field.len() + value.len(),
-                Delta::Set { field, value, session } => field.len() + json_len(value) + session.as_ref().map_or(0, String::len),
-                Delta::Max { field, session, .. } => field.len() + session.as_ref().map_or(0, String::len),
-                Delta::Add { field, session, .. } => field.len() + session.as_ref().map_or(0, String::len),
+                Delta::Set { field, value, session } => field.len() + json_len(value) + session.as_ref().map_or(0, |s| s.len()),
+                Delta::Max { field, session, .. } => field.len() + session.as_ref().map_or(0, |s| s.len()),
+                Delta::Add { field, session, .. } => field.len() + session.as_ref().map_or(0, |s| s.len()),
             };
             // Keys, lengths, a window slot, a kept dedupe key, a new session's record.
             text + 96
