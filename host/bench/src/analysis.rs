@@ -60,7 +60,11 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              of the call run faster (in the round that made the change: native 159k -> 196k events/s per core, the host's decoding \
              3.4 -> 2.4 us, the call 19.5 -> 15.5 us) while the module's own code is what it was, so wasm rose (41.9k -> 45.7k) and \
              its ratio to native fell (0.26x -> 0.23x). `LIVEVIEWER_BENCH_TRANSFORM_WASM=FILE` runs this benchmark on another build of the \
-             module, and `LIVEVIEWER_BENCH_TRANSFORM_BATCHES=256` on fewer batch sizes, for such comparisons.",
+             module, and `LIVEVIEWER_BENCH_TRANSFORM_BATCHES=256` on fewer batch sizes, for such comparisons. Measured that way in the \
+             latest round (the module built before and after each change, five pairs back to back, medians): serde_json reading numbers \
+             exactly (`float_roundtrip`, on since a v1 module's doubles reached the host a unit in the last place off) costs the module nothing \
+             measurable (call 16.3 against 16.7 us per event without it); a delta's session shared instead of copied per delta (about fifteen \
+             allocations fewer per event inside the module) moved it as little (17.2 against 17.2 us): allocation is not where the module's time goes.",
             w.value,
             w.ratio.unwrap_or(f64::NAN),
             w.value / v1,
@@ -143,7 +147,14 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              now optimised as one program (LTO): 3.8-4.1% fewer instructions per event, about 6% less CPU on a replay of 200k \
              events. The kernel zeroing pages the allocator faults in is 9% of a replay's samples; the allocator without huge pages \
              (`MIMALLOC_ALLOW_THP=0`) or without giving pages back (`MIMALLOC_PURGE_DELAY=-1`) moved CPU time within noise (three \
-             runs each). None of these is the 4x the goal needs.",
+             runs each). In the latest round, a delta's session is one shared id per event instead of a copy per delta (the v2 decoder made \
+             about fifteen allocations per event for it, kept until the write and freed on another thread): 405.0k instructions per event \
+             against 410.0k (-1.2%, callgrind as above). Measured again: the kernel zeroing huge pages (`clear_page_erms`) is 15-20% of a \
+             50k-event replay's samples, nearly all under mimalloc's page allocation; on 200k-event replays (four interleaved pairs) \
+             without huge pages the kernel's time fell by 1.1-1.6 s of 15-22 s and user time rose by 0.3-1.1 s; never purging \
+             (`MIMALLOC_PURGE_DELAY=-1`) or purging with `MADV_FREE` (`MIMALLOC_PURGE_DECOMMITS=0`) left a 50k replay's task-clock within \
+             noise (3.3-3.7 s against 3.6 s, three runs each). None of these is the 4x the \
+             goal needs.",
             h.value,
             h.ratio.unwrap_or(f64::NAN),
             per_core * std::thread::available_parallelism().map_or(1, |n| n.get()) as f64,
@@ -177,7 +188,13 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              `pipeline.max_cached_profiles` ({cached}) profiles between writes; and the embedded store's page cache (64 MiB), the module's instance pool (up to 4 MiB \
              kept resident per memory slot) and the allocator's retained pages are fixed costs. So the figure falls towards the live view's 1.5-2.5 KB per \
              viewer as viewers grow. Left: hold the live view's profiles compactly (the summary the dashboard lists, the full profile rendered on demand from the \
-             working set or one key lookup), which trades memory for a read per opened viewer.",
+             working set or one key lookup), which trades memory for a read per opened viewer. Counted in the latest round (bytes requested \
+             from the allocator, the fixture's play event, the built-in logic): a profile's state after its first event takes 5.2 KB in memory \
+             against 952 bytes encoded (a B-tree node and owned names per map), the event's outcome 5.6 KB until its write, the live view's \
+             entry 1.3 KB; 20k viewers through the same ingest (a debug build, resident memory) took 13.2 KB per viewer with every profile in \
+             the working set and 3.5 KB with `pipeline.max_cached_profiles = 1000`. So the working set, up to {cached} profiles held as trees, \
+             is most of the fixed part at 100k viewers; keeping its idle profiles encoded (decoded on their next event) would hold each in about \
+             a fifth of the memory.",
             f.name, f.value
         ));
     }
