@@ -190,7 +190,7 @@ pub fn analysis(figures: &[Figure]) -> Vec<String> {
              viewer as viewers grow. Left: hold the live view's profiles compactly (the summary the dashboard lists, the full profile rendered on demand from the \
              working set or one key lookup), which trades memory for a read per opened viewer. Counted in the latest round (bytes requested \
              from the allocator, the fixture's play event, the built-in logic): a profile's state after its first event takes 5.2 KB in memory \
-             against 952 bytes encoded (a B-tree node and owned names per map), the event's outcome 5.6 KB until its write, the live view's \
+             against 952 bytes encoded (B-tree maps of owned names), the event's outcome 5.6 KB until its write, the live view's \
              entry 1.3 KB; 20k viewers through the same ingest (a debug build, resident memory) took 13.2 KB per viewer with every profile in \
              the working set and 3.5 KB with `pipeline.max_cached_profiles = 1000`. So the working set, up to {cached} profiles held as trees, \
              is most of the fixed part at 100k viewers; keeping its idle profiles encoded (decoded on their next event) would hold each in about \

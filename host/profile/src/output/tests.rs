@@ -88,9 +88,9 @@ fn long_reasons_are_cut() {
 
 /// A v1 module prints its doubles as JSON (shortest text that reads back as the same double);
 /// the host must read back that very double, as v2 carries it in bytes, or the same logic
-/// speaking v1 and v2 stores different profiles (a last digit apart) and a stored profile's
-/// numbers drift as they go through the store. serde_json's default float parser is off by one
-/// unit in the last place for some texts; 1.5000610872957625 is one the fuzz corpus found.
+/// speaking v1 and v2 stores different profiles (a last digit apart). serde_json's default
+/// float parser is off by one unit in the last place for some texts; 1.5000610872957625 is one
+/// the fuzz corpus found.
 #[test]
 fn v1_doubles_reach_the_host_exactly() {
     let mut doubles = vec![1.5000610872957625_f64, 0.1, 1e-7, 123456.789, 9007199254740993.0, 5e-324, 1.7976931348623157e308];
