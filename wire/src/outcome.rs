@@ -138,9 +138,10 @@ impl<'de> Deserialize<'de> for Delta {
         let w = DeltaWire::deserialize(d)?;
         let value = w.value.ok_or_else(|| D::Error::missing_field("value"))?;
         let number = |v: &Value| v.as_f64().ok_or_else(|| D::Error::custom(format!("`value` must be a number, not {v}")));
+        let session = w.session.map(SessionId::from);
         let delta = match w.op {
             Op::State => {
-                if w.session.is_some() {
+                if session.is_some() {
                     return Err(D::Error::unknown_field("session", &["op", "field", "value"]));
                 }
                 match value {
@@ -148,11 +149,10 @@ impl<'de> Deserialize<'de> for Delta {
                     v => return Err(D::Error::custom(format!("`value` must be a string, not {v}"))),
                 }
             }
-            Op::Set => Delta::Set { field: w.field, value, session: w.session.map(Arc::from) },
-            Op::Max => Delta::Max { field: w.field, value: number(&value)?, session: w.session.map(Arc::from) },
+            Op::Set => Delta::Set { field: w.field, value, session },
+            Op::Max => Delta::Max { field: w.field, value: number(&value)?, session },
             Op::Add => {
                 let dedupe = w.dedupe.ok_or_else(|| D::Error::missing_field("dedupe"))?;
-                let session = w.session.map(Arc::from);
                 return Ok(Delta::Add { field: w.field, value: number(&value)?, dedupe, session });
             }
         };

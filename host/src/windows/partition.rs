@@ -178,7 +178,7 @@ impl Partition {
 
     fn take_one(&mut self, viewer: &str, s: &Sample) {
         let key: Arc<str> = match &s.session {
-            Some(id) => Arc::from(id.as_str()),
+            Some(id) => id.clone(),
             None => Arc::from(format!("viewer:{viewer}")),
         };
         let content = s.content.as_deref().map(|c| self.intern(c));

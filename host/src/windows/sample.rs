@@ -5,7 +5,7 @@
 //! sample whatever arrived before it.
 
 use liveviewer_wire::outcome::Apply;
-use liveviewer_wire::Delta;
+use liveviewer_wire::{Delta, SessionId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -25,7 +25,7 @@ pub struct Sample {
     pub event: String,
     /// The media session, when the event carried one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<String>,
+    pub session: Option<SessionId>,
     /// The media being watched: its id where the tracker has one, else its label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -89,11 +89,11 @@ impl Sample {
             match d {
                 Delta::Set { field, value, session: None } if field == "media" => s.content = content_key(value),
                 Delta::Set { field, value, session: Some(id) } if field == "started_at" => {
-                    s.session.get_or_insert_with(|| id.to_string());
+                    s.session.get_or_insert_with(|| id.clone());
                     s.started_at = value.as_str().and_then(liveviewer_wire::time::parse_millis);
                 }
                 Delta::Max { field, value, session: Some(id) } => {
-                    s.session.get_or_insert_with(|| id.to_string());
+                    s.session.get_or_insert_with(|| id.clone());
                     match field.as_str() {
                         "time_played" => s.time_played = *value,
                         "time_buffering" => s.time_buffering = *value,
@@ -151,7 +151,7 @@ mod tests {
 
     #[test]
     fn a_sample_takes_the_event_s_own_figures() {
-        let sid: Option<liveviewer_wire::SessionId> = Some("s1".into());
+        let sid: Option<SessionId> = Some("s1".into());
         let apply = Apply {
             viewer: "v".into(),
             event: "ad_start_event".into(),

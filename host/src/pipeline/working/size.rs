@@ -14,12 +14,12 @@ fn growth_bound(apply: &Apply) -> usize {
         .deltas
         .iter()
         .map(|d| {
-            let text = match d {
-                Delta::State { field, value } => field.len() + value.len(),
-                Delta::Set { field, value, session } => field.len() + json_len(value) + session.as_ref().map_or(0, |s| s.len()),
-                Delta::Max { field, session, .. } => field.len() + session.as_ref().map_or(0, |s| s.len()),
-                Delta::Add { field, session, .. } => field.len() + session.as_ref().map_or(0, |s| s.len()),
+            let value = match d {
+                Delta::State { value, .. } => value.len(),
+                Delta::Set { value, .. } => json_len(value),
+                Delta::Max { .. } | Delta::Add { .. } => 0,
             };
+            let text = d.field().len() + d.session().map_or(0, str::len) + value;
             // Keys, lengths, a window slot, a kept dedupe key, a new session's record.
             text + 96
         })
