@@ -115,6 +115,10 @@ struct Report {
     #[serde(default)]
     seconds: f64,
     smoke: bool,
+    /// Merged from several runs (`render`): each benchmark's note names its run, and
+    /// `generated_at` lists the runs.
+    #[serde(default)]
+    merged: bool,
     machine: Machine,
     figures: Vec<Figure>,
     /// For each goal not met: where the time goes, what was fixed, what is left.
@@ -188,6 +192,7 @@ pub async fn run(opts: Options) -> anyhow::Result<bool> {
         generated_at: liveviewer_wire::time::format_millis(liveviewer::live::wall_ms()),
         seconds: started.elapsed().as_secs_f64(),
         smoke: opts.smoke,
+        merged: false,
         machine: Machine { cores: std::thread::available_parallelism().map_or(1, |n| n.get()), load_before, load_after: loadavg(), cpu: cpu_model() },
         analysis: analysis::analysis(&figures),
         figures,
@@ -207,26 +212,31 @@ pub fn render(jsons: &[std::path::PathBuf], out: &std::path::Path) -> anyhow::Re
         merged = Some(match merged {
             None => report,
             Some(mut m) => {
-                let replaced: Vec<String> = report.figures.iter().map(|f| f.bench.clone()).collect();
+                if !m.merged {
+                    // One run so far: its benchmarks' notes name it, as a later run's do. (A
+                    // file merged before this note existed names its runs in one line; the
+                    // first is the one its benchmarks without a note come from.)
+                    let at = m.generated_at.split(" and ").next().unwrap_or_default().trim_end_matches(" (runs merged)").to_owned();
+                    let (from, benches) = (&m, benches_of(&m.figures));
+                    let notes: Vec<String> = benches.iter().filter(|b| measured_at(&from.notes, b).is_none()).map(|b| measured(b, &at, &from.machine)).collect();
+                    m.notes.extend(notes);
+                    m.merged = true;
+                }
+                let replaced = benches_of(&report.figures);
                 m.figures.retain(|f| !replaced.contains(&f.bench));
                 m.figures.extend(report.figures);
                 m.notes.retain(|n| !replaced.iter().any(|b| n.starts_with(&format!("{b}:"))));
+                for b in &replaced {
+                    if measured_at(&report.notes, b).is_none() {
+                        m.notes.push(measured(b, &report.generated_at, &report.machine));
+                    }
+                }
                 m.notes.extend(report.notes);
-                // The header names the first run's machine; a later run's figures say their own.
-                let mut benches = replaced.clone();
-                benches.dedup();
-                for b in benches {
-                    m.notes.push(format!(
-                        "{b}: measured {} on {} cores ({}); load average before {}, after {}.",
-                        report.generated_at, report.machine.cores, report.machine.cpu, report.machine.load_before, report.machine.load_after
-                    ));
-                }
-                // A run merged in again (rendering the table's own file with it) is already counted.
-                let listed = m.generated_at.split(" and ").any(|run| run.trim_end_matches(" (runs merged)") == report.generated_at);
-                if !listed {
-                    m.generated_at = format!("{} and {} (runs merged)", m.generated_at, report.generated_at);
-                    m.seconds += report.seconds;
-                }
+                // The runs the table's figures come from, each once.
+                let mut runs: Vec<&str> = benches_of(&m.figures).iter().filter_map(|b| measured_at(&m.notes, b)).collect();
+                runs.sort_unstable();
+                runs.dedup();
+                m.generated_at = runs.join(", ");
                 m
             }
         });
@@ -234,6 +244,26 @@ pub fn render(jsons: &[std::path::PathBuf], out: &std::path::Path) -> anyhow::Re
     let mut report = merged.ok_or_else(|| anyhow::anyhow!("no benchmarks.json given"))?;
     report.analysis = analysis::analysis(&report.figures);
     write(&report, out)
+}
+
+fn benches_of(figures: &[Figure]) -> Vec<String> {
+    let mut benches: Vec<String> = Vec::new();
+    for f in figures {
+        if !benches.contains(&f.bench) {
+            benches.push(f.bench.clone());
+        }
+    }
+    benches
+}
+
+/// The note naming the run a benchmark's figures come from.
+fn measured(bench: &str, at: &str, machine: &Machine) -> String {
+    format!("{bench}: measured {at} on {} cores ({}); load average before {}, after {}.", machine.cores, machine.cpu, machine.load_before, machine.load_after)
+}
+
+/// When a benchmark's figures were measured, from its note.
+fn measured_at<'a>(notes: &'a [String], bench: &str) -> Option<&'a str> {
+    notes.iter().find_map(|n| n.strip_prefix(&format!("{bench}: measured "))?.split(" on ").next())
 }
 
 fn write(report: &Report, out: &std::path::Path) -> anyhow::Result<()> {
@@ -296,11 +326,17 @@ fn markdown(r: &Report) -> String {
     if r.smoke {
         s.push_str("**Smoke run: tiny sizes, to check the harness runs; the figures mean nothing.**\n\n");
     }
+    let when = if r.merged {
+        format!("Generated by `./scripts/bench.sh` in runs at {}; each benchmark's notes name its run, the machine and its load then.", r.generated_at)
+    } else {
+        format!(
+            "Generated {} by `./scripts/bench.sh` in {:.0} s on {} cores ({}); load average before {}, after {}.",
+            r.generated_at, seconds, r.machine.cores, r.machine.cpu, r.machine.load_before, r.machine.load_after
+        )
+    };
     s.push_str(&format!(
-        "Generated {} by `./scripts/bench.sh` in {:.0} s on {} cores ({}); load average before {}, after {}. \
-         Each figure is the median of its runs, with the smallest and largest; ratios compare with a \
-         reference measured in the same run on the same machine.\n\n",
-        r.generated_at, seconds, r.machine.cores, r.machine.cpu, r.machine.load_before, r.machine.load_after
+        "{when} Each figure is the median of its runs, with the smallest and largest; ratios compare with a reference measured in the \
+         same run on the same machine.\n\n"
     ));
     table(&mut s, &r.figures.iter().filter(|f| !own_section(&f.bench)).collect::<Vec<_>>());
     if !r.analysis.is_empty() {
@@ -344,6 +380,7 @@ mod tests {
             generated_at: "t".into(),
             seconds: 1.0,
             smoke: false,
+            merged: false,
             machine: Machine { cores: 2, load_before: String::new(), load_after: String::new(), cpu: String::new() },
             analysis: Vec::new(),
             figures,
@@ -381,14 +418,37 @@ mod tests {
         std::fs::write(&a, serde_json::to_string(&first).unwrap()).unwrap();
         std::fs::write(&b, serde_json::to_string(&second).unwrap()).unwrap();
         render(&[a.clone(), b.clone()], dir.path()).unwrap();
-        let once = std::fs::read_to_string(dir.path().join("benchmarks.json")).unwrap();
+        let once = std::fs::read_to_string(dir.path().join("BENCHMARKS.md")).unwrap();
         // The table's own file merged with the same run again, as after a second `--render`.
         let merged = dir.path().join("benchmarks.json");
         render(&[merged, b], dir.path()).unwrap();
-        let twice: Report = serde_json::from_str(&std::fs::read_to_string(dir.path().join("benchmarks.json")).unwrap()).unwrap();
-        let once: Report = serde_json::from_str(&once).unwrap();
-        assert_eq!((once.generated_at.as_str(), once.seconds), ("first and second (runs merged)", 6.0));
-        assert_eq!((twice.generated_at, twice.seconds), (once.generated_at, once.seconds));
+        let twice = std::fs::read_to_string(dir.path().join("BENCHMARKS.md")).unwrap();
+        assert_eq!(once, twice);
+        assert_eq!(once.matches("measured first").count(), 1, "{once}");
+        assert_eq!(once.matches("measured second").count(), 1, "{once}");
+    }
+
+    /// The header names the runs whose figures the table holds, each once: a run every figure of
+    /// which a later run replaced is not named any more.
+    #[test]
+    fn the_header_names_only_the_runs_in_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |at: &str, bench: &'static str| {
+            let mut r = report(vec![Figure::new(bench, "x", "ms", vec![1.0])]);
+            r.generated_at = at.into();
+            let path = dir.path().join(format!("{at}.json"));
+            std::fs::write(&path, serde_json::to_string(&r).unwrap()).unwrap();
+            path
+        };
+        let (t1, s2, t3) = (run("t1", "transform"), run("s2", "store"), run("t3", "transform"));
+        render(&[t1, s2.clone(), t3], dir.path()).unwrap();
+        let merged = dir.path().join("benchmarks.json");
+        render(&[merged.clone(), s2], dir.path()).unwrap();
+        let md = std::fs::read_to_string(dir.path().join("BENCHMARKS.md")).unwrap();
+        let header = md.lines().find(|l| l.starts_with("Generated")).unwrap();
+        assert!(!header.contains("t1"), "replaced by t3: {header}");
+        assert_eq!((header.matches("s2").count(), header.matches("t3").count()), (1, 1), "{header}");
+        assert!(!md.contains("measured t1"), "{md}");
     }
 
     #[test]
