@@ -22,6 +22,9 @@ impl Level {
     }
 }
 
+/// Events a session keeps to place late ones among (see [`Session::offer`]).
+pub const MAX_POINTS: usize = 1_024;
+
 #[derive(Debug, Clone)]
 struct Point {
     ts: i64,
@@ -54,6 +57,9 @@ pub struct Session {
     /// The level before the first point: the folded events'.
     base: Level,
     points: Vec<Point>,
+    /// The newest event folded in early, past [`MAX_POINTS`]: an event at or before it is as
+    /// late as a folded one, and is not taken.
+    floor: Option<(i64, u64)>,
     pub last_ts: i64,
 }
 
@@ -112,6 +118,7 @@ impl Session {
             start: Start { ts: s.ts, counted },
             base,
             points: vec![Point { ts: s.ts, id: hash(&s.event_id), own, credited }],
+            floor: None,
             last_ts: s.ts,
         };
         (session, credits)
@@ -124,6 +131,9 @@ impl Session {
             Ok(_) => return Vec::new(),
             Err(i) => i,
         };
+        if self.floor.is_some_and(|floor| (s.ts, id) <= floor) {
+            return Vec::new();
+        }
         let mut credits = Vec::new();
         let kind = kind_counts(s.kind());
         if !kind.is_zero() {
@@ -139,6 +149,14 @@ impl Session {
         self.points.insert(at, Point { ts: s.ts, id, own: level_of(s), credited: Level::default() });
         self.recredit(at, &mut credits);
         self.last_ts = self.last_ts.max(s.ts);
+        // Every event looks through those held (placing it, its level before): without a bound,
+        // a session flooded within the allowed lateness made each event dearer than the last.
+        if self.points.len() > MAX_POINTS {
+            let excess = self.points.len() - MAX_POINTS;
+            self.base = self.level_before(excess);
+            self.floor = Some((self.points[excess - 1].ts, self.points[excess - 1].id));
+            self.points.drain(..excess);
+        }
         credits
     }
 
@@ -259,4 +277,27 @@ mod tests {
         let c = s.offer(&sample("c", 20_000, 30.0, "ping_event"));
         assert_eq!(per_minute(&c)[&0], Counts { watch_ms: 10_000, ..Counts::default() });
     }
+
+    /// Events within the allowed lateness are kept to place late ones among them, and each
+    /// event looks through them: a tracker (or anyone posting to a public collector) sending
+    /// thousands of events in one session within that time made every event cost more than the
+    /// last. Past the bound, the oldest are folded in; what the session credits stays the same.
+    #[test]
+    fn a_flooded_session_keeps_a_bounded_number_of_events_and_credits_them_all() {
+        let n = 3 * MAX_POINTS;
+        let samples: Vec<Sample> = (0..n).map(|i| sample(&format!("e{i}"), 1_000 + i as i64, i as f64 / 100.0, "ping_event")).collect();
+        let (mut s, mut credits) = Session::open(&samples[0], None, Origin::New);
+        for x in &samples[1..] {
+            credits.extend(s.offer(x));
+            assert!(s.points() <= MAX_POINTS, "{} events held", s.points());
+        }
+        let watched: i64 = per_minute(&credits).values().map(|c| c.watch_ms).sum();
+        assert_eq!(watched, millis((n - 1) as f64 / 100.0), "every event's share, once");
+        // A repeat of a held event changes nothing; a late one is still placed among those held.
+        assert!(s.offer(&samples[n - 1]).is_empty());
+        assert!(s.offer(&sample("old", 1_000, 0.0, "ad_start_event")).is_empty(), "as late as the events folded in");
+        let late = s.offer(&sample("late", 1_000 + n as i64 - 10, 0.0, "ad_start_event"));
+        assert_eq!(per_minute(&late).values().map(|c| c.ad_impressions).sum::<i64>(), 1);
+    }
 }
+
