@@ -56,6 +56,8 @@ const HELP: &[(&str, &str, &str)] = &[
     ("liveviewer_store_loads_total", "counter", "Profiles looked up by key (viewers new to the working set)."),
     ("liveviewer_unreadable_profiles_total", "counter", "Stored profiles that could not be read (their events dead-lettered)."),
     ("liveviewer_working_profiles", "gauge", "Profiles held in memory between writes."),
+    ("liveviewer_packed_profiles", "gauge", "Of the profiles held in memory, those of idle viewers held packed (encoded)."),
+    ("liveviewer_live_packed_viewers", "gauge", "Viewers in the live view whose profile JSON is held compressed (idle)."),
     ("liveviewer_unwritten_profiles", "gauge", "Profiles with changes not yet written to the store."),
     ("liveviewer_profiles_published_total", "counter", "Changed profiles published to the live view (the changelog)."),
     ("liveviewer_changelog_records_total", "counter", "Changelog records read into this host's live view."),

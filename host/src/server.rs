@@ -74,6 +74,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         });
     }
     let sampler = tokio::spawn(http::sample(shared.clone()));
+    let packer = (app.config.pipeline.pack_idle_after_ms > 0).then(|| {
+        let idle_after = Duration::from_millis(app.config.pipeline.pack_idle_after_ms);
+        tokio::spawn(crate::live::pack_idle_viewers(app.live.clone(), idle_after, app.metrics.clone()))
+    });
     let mut fleet_reporter: Option<tokio::task::JoinHandle<()>> = None;
     // With Kafka, the windows are counted by the fleet: this host reads every partition's
     // counts, and counts the changelog partitions the group gives it.
@@ -161,6 +165,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     sampler.abort();
+    if let Some(p) = packer {
+        p.abort();
+    }
     let _ = stop_http.send(true);
     // The window counts of this host's partitions are written once more for whoever takes them.
     if let Some(o) = window_owner {

@@ -139,3 +139,47 @@ fn what_is_refused() {
     s.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
 }
+
+/// A viewer idle for `pipeline.pack_idle_after_ms` is held packed (its profile encoded in the
+/// working set, its JSON compressed in the live view): it reads the same, and the events that
+/// follow merge onto it as onto a profile never packed.
+#[test]
+fn idle_viewers_are_held_packed_and_read_and_merge_the_same() {
+    let events = fixture_json_events();
+    let (first, rest) = events.split_at(events.len() / 2);
+    let (dir_packing, dir_never) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let packing = demo(&dir_packing, &[("LIVEVIEWER__PIPELINE__PACK_IDLE_AFTER_MS", "20")]);
+    let never = demo(&dir_never, &[("LIVEVIEWER__PIPELINE__PACK_IDLE_AFTER_MS", "0")]);
+    let profile = |host: &Host| host.get(&format!("/api/viewers/{VIEWER}"));
+    let wait_packed = |host: &Host| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while host.metric("liveviewer_packed_profiles") < 1.0 || host.metric("liveviewer_live_packed_viewers") < 1.0 {
+            assert!(std::time::Instant::now() < deadline, "the idle viewer was not packed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for host in [&packing, &never] {
+        let (status, answer) = post_json(&format!("{}ingest/snowbridge", host.url), serde_json::to_vec(first).unwrap(), None);
+        assert_eq!(status, 200, "{answer}");
+    }
+    wait_packed(&packing);
+    assert_eq!(profile(&packing), profile(&never), "read the same packed");
+    assert_eq!(host_list(&packing), host_list(&never));
+    for host in [&packing, &never] {
+        let (status, answer) = post_json(&format!("{}ingest/snowbridge", host.url), serde_json::to_vec(rest).unwrap(), None);
+        assert_eq!(status, 200, "{answer}");
+    }
+    let after = profile(&packing);
+    assert_eq!(after, profile(&never), "merged onto the packed profile as onto the tree");
+    assert_eq!(after["status"], "PAUSED_VIDEO", "the whole session");
+    wait_packed(&packing);
+    assert_eq!(profile(&packing), after);
+    assert_eq!(never.metric("liveviewer_packed_profiles") + never.metric("liveviewer_live_packed_viewers"), 0.0, "0: never packed");
+}
+
+/// The list, but for when it was made.
+fn host_list(host: &Host) -> Value {
+    let mut list = host.get("/api/viewers?all=true");
+    list.as_object_mut().unwrap().remove("generated_at");
+    list
+}

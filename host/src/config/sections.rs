@@ -111,6 +111,10 @@ pub struct PipelineConfig {
     /// Profiles kept in memory between writes (the working set; profiles of viewers seen
     /// recently that are already stored are dropped first when it is full).
     pub max_cached_profiles: usize,
+    /// A written profile whose viewer sent nothing for this long is held packed in the working
+    /// set (its stored encoding, about a fifth of the memory) and decoded on the viewer's next
+    /// event (0: never packed).
+    pub pack_idle_after_ms: u64,
     /// Module instances a batch is split across, each on its own thread (0: one per core, at
     /// most 4). The module is the pipeline's most expensive stage and a pure function, so
     /// contiguous parts of a batch run side by side and their results are joined in order.
@@ -142,6 +146,7 @@ impl Default for PipelineConfig {
             max_future_s: 600,
             max_profile_bytes: 256 << 10,
             max_cached_profiles: 50_000,
+            pack_idle_after_ms: 1_000,
             module_workers: 0,
             stuck_after_s: 60,
         }

@@ -9,6 +9,7 @@
 //! revision than the one held is older and is ignored, whatever order copies arrive in.
 
 pub mod content;
+mod packed;
 pub mod query;
 mod viewer;
 
@@ -143,7 +144,7 @@ impl Live {
             if arrived {
                 self.arrivals.fetch_add(1, Ordering::Relaxed);
             }
-            let change = Change { viewer: Arc::from(viewer.viewer_id.as_str()), json: viewer.json.clone() };
+            let change = Change { viewer: Arc::from(viewer.viewer_id.as_str()), json: viewer.json() };
             viewers.insert(viewer.viewer_id.clone(), viewer);
             if viewers.len() > self.max_tracked {
                 evict_oldest(&mut viewers, self.max_tracked);
@@ -210,6 +211,39 @@ impl Live {
         self.viewers.read().expect("live view").len()
     }
 
+    /// Packs the JSON of viewers whose copy arrived before `idle_since` (see [`packed`]), off
+    /// the view's lock but for swapping them in, a slice at a time; returns how many viewers
+    /// the view holds packed.
+    pub fn pack_idle(&self, idle_since: Instant) -> usize {
+        let (mut idle, mut held_packed) = (Vec::new(), 0);
+        for v in self.viewers.read().expect("live view").values() {
+            if v.packed() {
+                held_packed += 1;
+            } else if v.held_since < idle_since {
+                idle.push(v.clone());
+            }
+        }
+        let mut packer = packed::Packer::new();
+        for slice in idle.chunks(4_096) {
+            let packed: Vec<(&Arc<Viewer>, Arc<Viewer>)> =
+                slice.iter().filter_map(|old| old.pack(&mut packer).map(|new| (old, Arc::new(new)))).collect();
+            let mut replaced = Vec::with_capacity(packed.len());
+            {
+                let mut viewers = self.viewers.write().expect("live view");
+                for (old, new) in packed {
+                    // Only if no newer copy arrived meanwhile.
+                    if let Some(slot) = viewers.get_mut(&old.viewer_id).filter(|slot| Arc::ptr_eq(slot, old)) {
+                        replaced.push(std::mem::replace(slot, new));
+                        held_packed += 1;
+                    }
+                }
+            }
+            // Freed here, with the view free for the changes arriving meanwhile.
+            drop(replaced);
+        }
+        held_packed
+    }
+
     pub fn record_point(&self, count: usize) {
         let mut s = self.series.lock().expect("series");
         if s.len() == SERIES_POINTS {
@@ -220,6 +254,22 @@ impl Live {
 
     pub fn series(&self) -> Vec<Point> {
         self.series.lock().expect("series").iter().copied().collect()
+    }
+}
+
+/// Packs idle viewers' JSON every few seconds (see [`packed`]), on a blocking thread: a view
+/// of a million viewers takes a while to look through, and the first time, to pack.
+pub async fn pack_idle_viewers(live: Arc<Live>, idle_after: std::time::Duration, metrics: Arc<crate::metrics::Metrics>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2).min(idle_after));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(idle_since) = Instant::now().checked_sub(idle_after) else { continue };
+        let l = live.clone();
+        match tokio::task::spawn_blocking(move || l.pack_idle(idle_since)).await {
+            Ok(packed) => metrics.set("liveviewer_live_packed_viewers", &[], packed as f64),
+            Err(e) => tracing::warn!(error = %e, "packing idle viewers failed"),
+        }
     }
 }
 
@@ -257,6 +307,34 @@ mod tests {
         assert_eq!(ids, ["c", "b"]);
         assert_eq!(live.active_count(), 2);
         assert_eq!(live.all().len(), 3);
+    }
+
+    /// Idle viewers' JSON is packed and reads back the same; a copy newer than the cutoff is
+    /// left as text, and a newer copy arriving replaces a packed one.
+    #[test]
+    fn idle_viewers_are_packed_and_read_the_same() {
+        let live = Live::new(10, Clock::Stream, 100);
+        let states: Vec<ProfileState> = (0..20).map(|i| state(&format!("v{i}"), 1_000 + i, 1)).collect();
+        live.apply_states(&states);
+        let texts: Vec<Arc<str>> = (0..20).map(|i| live.get(&format!("v{i}")).unwrap().json()).collect();
+        let cutoff = Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        live.apply_states(&[state("late", 2_000, 1)]);
+        assert_eq!(live.pack_idle(cutoff), 20, "all but the one that arrived after the cutoff");
+        assert!(!live.get("late").unwrap().packed());
+        for (i, text) in texts.iter().enumerate() {
+            let v = live.get(&format!("v{i}")).unwrap();
+            assert!(v.packed());
+            assert_eq!(v.json(), *text);
+            assert_eq!(v.json_as_of(true), *text, "active as published");
+            assert_eq!((v.revision, v.last_seen), (1, 1_000 + i as i64));
+        }
+        assert_eq!(live.pack_idle(cutoff), 20, "nothing packed twice");
+        live.apply_states(&[state("v3", 5_000, 2)]);
+        let v3 = live.get("v3").unwrap();
+        assert!(!v3.packed() && v3.revision == 2, "the newer copy, as text");
+        assert_eq!(live.pack_idle(Instant::now()), 21);
+        assert_eq!(live.active_count(), 21, "packing changes nothing the lists read");
     }
 
     #[test]
@@ -308,7 +386,7 @@ mod tests {
         let live = Live::new(10, Clock::Stream, 100);
         live.apply_states(&[state("a", 1_000, 1)]);
         let v = live.get("a").unwrap();
-        assert!(Arc::ptr_eq(&v.json_as_of(true), &v.json));
+        assert!(Arc::ptr_eq(&v.json_as_of(true), &v.json()));
         let inactive: Value = serde_json::from_str(&v.json_as_of(false)).unwrap();
         assert_eq!(inactive["active"], false);
     }

@@ -2,10 +2,12 @@
 //! channel send) and the fields lists are sorted, filtered, counted and grouped by, parsed once
 //! when the copy arrives.
 
+use super::packed::{Packer, ProfileJson};
 use crate::profile::{ProfileState, ProfileV1, RenderContext};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A profile as the changelog carries it: the v1 JSON with its revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,8 +71,10 @@ pub struct Viewer {
     pub percent: Option<f64>,
     /// The current media session's ad counters: ads, ads_completed, ads_skipped, ads_clicked.
     pub ads: [f64; 4],
-    /// The profile JSON as published.
-    pub json: Arc<str>,
+    /// The profile JSON as published (packed once the viewer is idle: [`Viewer::json`]).
+    json: ProfileJson,
+    /// When this copy arrived: a viewer is idle once its copy is old.
+    pub(super) held_since: Instant,
 }
 
 impl Viewer {
@@ -119,22 +123,54 @@ impl Viewer {
             position: num_of("current_time"),
             percent: if livestream == Some(true) { None } else { num_of("percent") },
             ads,
-            json,
+            json: ProfileJson::Text(json),
+            held_since: Instant::now(),
         }
+    }
+
+    /// The profile JSON as published.
+    pub fn json(&self) -> Arc<str> {
+        self.json.text()
+    }
+
+    pub fn packed(&self) -> bool {
+        self.json.is_packed()
+    }
+
+    /// This viewer with its JSON packed (`None`: it already is, or it would not be smaller).
+    pub(super) fn pack(&self, packer: &mut Packer) -> Option<Viewer> {
+        let json = packer.pack(&self.json)?;
+        Some(Viewer {
+            viewer_id: self.viewer_id.clone(),
+            revision: self.revision,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            status: self.status.clone(),
+            group: self.group,
+            media_key: self.media_key.clone(),
+            media_label: self.media_label.clone(),
+            livestream: self.livestream,
+            position: self.position,
+            percent: self.percent,
+            ads: self.ads,
+            json,
+            held_since: self.held_since,
+        })
     }
 
     /// The profile JSON with `active` as of now.
     pub fn json_as_of(&self, active: bool) -> Arc<str> {
-        let published_active = self.json.contains("\"active\":true");
+        let json = self.json();
+        let published_active = json.contains("\"active\":true");
         if published_active == active {
-            return self.json.clone();
+            return json;
         }
-        match serde_json::from_str::<Value>(&self.json) {
+        match serde_json::from_str::<Value>(&json) {
             Ok(mut v) => {
                 v["active"] = Value::Bool(active);
                 Arc::from(v.to_string())
             }
-            Err(_) => self.json.clone(),
+            Err(_) => json,
         }
     }
 }
@@ -174,9 +210,38 @@ mod tests {
             let record = ProfileRecord::of(s, &ctx);
             assert_eq!(*json, serde_json::to_string(&record).unwrap());
             let published = Viewer::from_record(&record, json.clone()).expect("merged profiles have events");
-            assert_eq!(format!("{:?}", viewer.expect("merged profiles have events")), format!("{published:?}"));
+            // Alike but for when each copy was made.
+            let mut viewer = viewer.expect("merged profiles have events");
+            viewer.held_since = published.held_since;
+            assert_eq!(format!("{viewer:?}"), format!("{published:?}"));
             with_media += usize::from(published.media_key.is_some() && published.position.is_some());
         }
         assert!(with_media > 0, "the simulated viewers watch something");
+    }
+
+    /// The live view packs idle viewers' JSON with a profile as its dictionary (see
+    /// [`super::super::packed`]): it holds every key the profiles it packs have, so a change to
+    /// the profile's JSON that leaves it behind fails here rather than quietly packing worse.
+    #[test]
+    fn the_packing_dictionary_holds_every_key_of_a_rendered_profile() {
+        fn paths(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+            if let Value::Object(m) = v {
+                for (k, x) in m {
+                    let p = format!("{at}/{k}");
+                    paths(x, &p, out);
+                    out.insert(p);
+                }
+            }
+        }
+        let mut dictionary = std::collections::BTreeSet::new();
+        paths(&serde_json::from_slice(super::super::packed::DICTIONARY).unwrap(), "", &mut dictionary);
+        let ctx = RenderContext { now_ms: 1_763_000_000_000 + 600_000, active_window_ms: 300_000 };
+        let mut rendered = std::collections::BTreeSet::new();
+        for s in &merged(4_000) {
+            paths(&serde_json::from_str(&Viewer::from_state(s, &ctx).0).unwrap(), "", &mut rendered);
+        }
+        let missing: Vec<&String> = rendered.difference(&dictionary).collect();
+        assert!(missing.is_empty(), "keys the dictionary lacks: {missing:?}");
+        assert!(rendered.len() > 60, "the simulated profiles have media, ads, sessions and totals");
     }
 }

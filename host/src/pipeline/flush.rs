@@ -25,6 +25,10 @@ const MAX_NAP: Duration = Duration::from_millis(250);
 /// every offset back until the last of them was written, about a minute against a store that
 /// serves a few hundred writes a second. The rest wait for the next round, longest due first.
 const MAX_ROUND: usize = 1_000;
+/// The most profiles one round packs: each is encoded under the working set's lock, which the
+/// batches merging meanwhile wait for (a few milliseconds at most; rounds come every
+/// [`MAX_NAP`] or sooner, so this packs thousands of idle profiles a second).
+const MAX_PACK: usize = 2_000;
 
 impl Pipeline {
     /// Writes what is due (everything, when `all`), then announces what is durable.
@@ -36,7 +40,20 @@ impl Pipeline {
             self.write_jobs(writes, metas).await?;
         }
         self.announce_durable();
+        self.pack_idle();
         Ok(())
+    }
+
+    /// Packs the profiles of viewers idle for `pipeline.pack_idle_after_ms` (see
+    /// `working::held`).
+    fn pack_idle(&self) {
+        if self.config.pack_idle_after_ms == 0 {
+            return;
+        }
+        let Some(idle_since) = Instant::now().checked_sub(Duration::from_millis(self.config.pack_idle_after_ms)) else { return };
+        let mut working = self.working.lock().expect("working set");
+        working.pack_idle(idle_since, MAX_PACK);
+        self.metrics.set("liveviewer_packed_profiles", &[], working.packed() as f64);
     }
 
     async fn write_jobs(&self, writes: Vec<Write>, metas: Vec<JobMeta>) -> Result<(), PipelineError> {
@@ -114,7 +131,7 @@ impl Pipeline {
                 let stored = loaded.found.remove(&meta.viewer);
                 working.rebase(&meta.viewer, stored, version, &self.bounds, meta.history);
                 if let Some(e) = working.get(&meta.viewer) {
-                    changed.push(super::publish::Rendered::of(&e.state, &ctx));
+                    changed.push(super::publish::Rendered::of(&e.state(), &ctx));
                 }
             }
         }

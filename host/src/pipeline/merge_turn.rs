@@ -77,7 +77,7 @@ impl Pipeline {
                 report.duplicates += m.duplicates;
                 if m.changed {
                     // Rendered here, once: no copy of the profile leaves the working set.
-                    changed.push(publish::Rendered::of(&working.get(&viewer).expect("just merged").state, &ctx));
+                    changed.push(publish::Rendered::of(&working.get(&viewer).expect("just merged").state(), &ctx));
                     samples.push(viewer_samples);
                 }
             }

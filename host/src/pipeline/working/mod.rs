@@ -12,11 +12,14 @@
 //! holds an unwritten change of it ([`Working::durable_seq`]). Sources commit offsets, and
 //! ingest answers, only up to there.
 //!
-//! Here: the entries, merging into them and dropping them; `writes`: taking the writes that
-//! are due and settling entries by the store's answer; `size`: the bound on a profile's growth.
+//! Here: the entries, merging into them, packing and dropping them; `held`: a profile as a tree
+//! or packed; `writes`: taking the writes that are due and settling entries by the store's
+//! answer; `size`: the bound on a profile's growth.
 
+mod held;
 mod size;
 mod writes;
+use held::Held;
 pub use writes::{Job, JobMeta};
 
 use super::merge::{merge_viewer, Event};
@@ -25,6 +28,7 @@ use crate::profile::state::Position;
 use crate::profile::{Bounds, ProfileState};
 use crate::store::{HistoryRow, Stored};
 use liveviewer_wire::outcome::Apply;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
@@ -41,7 +45,7 @@ pub struct Pending {
 
 #[derive(Debug)]
 pub struct Entry {
-    pub state: ProfileState,
+    held: Held,
     /// The stored revision a write must match (0: not stored yet).
     pub stored_rev: u64,
     pub pending: Vec<Pending>,
@@ -54,7 +58,16 @@ pub struct Entry {
 
 impl Entry {
     fn new(state: ProfileState, stored_rev: u64) -> Entry {
-        Entry { state, stored_rev, pending: Vec::new(), history: Vec::new(), due: None, last_used: Instant::now() }
+        Entry { held: Held::Tree(Box::new(state)), stored_rev, pending: Vec::new(), history: Vec::new(), due: None, last_used: Instant::now() }
+    }
+
+    /// The profile (decoded, when it is packed).
+    pub fn state(&self) -> Cow<'_, ProfileState> {
+        self.held.state()
+    }
+
+    pub fn packed(&self) -> bool {
+        self.held.is_packed()
     }
 
     pub fn dirty(&self) -> bool {
@@ -188,10 +201,12 @@ impl Working {
         let entry = self.entries.get_mut(viewer).expect("loaded before merging");
         entry.last_used = Instant::now();
         let refs: Vec<Event<'_>> = events.iter().enumerate().map(|(i, (a, w, _))| Event { index: i, apply: a, watermark: w.clone() }).collect();
-        let before = significance(&entry.state);
-        let m = merge_viewer(std::mem::take(&mut entry.state), &refs, version, bounds);
+        let state = entry.held.tree();
+        let before = significance(state);
+        let m = merge_viewer(std::mem::take(state), &refs, version, bounds);
         let applied_positions: Vec<usize> = m.applied_positions.clone();
-        entry.state = m.state;
+        *state = m.state;
+        let status_changed = m.applied > 0 && significance(state) != before;
         let out = Merged { applied: m.applied, duplicates: m.duplicates, dropped_deltas: m.dropped_deltas, new_logs: m.new_logs, changed: m.applied > 0 };
         if m.applied == 0 {
             return out;
@@ -203,7 +218,7 @@ impl Working {
             let (apply, watermark, origin) = events[i].take().expect("each event once");
             entry.pending.push(Pending { apply, watermark, origin, seq });
         }
-        let significant = urgent || entry.pending.len() >= MAX_PENDING || significance(&entry.state) != before;
+        let significant = urgent || entry.pending.len() >= MAX_PENDING || status_changed;
         let wait = if significant { policy.flush_interval } else { policy.progress_interval };
         let due = Instant::now() + wait;
         entry.due = Some(entry.due.map_or(due, |d| d.min(due)));
@@ -211,6 +226,26 @@ impl Working {
             *self.unwritten.entry(seq).or_insert(0) += 1;
         }
         out
+    }
+
+    /// Packs the profiles of written entries last used before `idle_since` (see [`held`]), at
+    /// most `max` of them (each is encoded under the caller's lock); returns how many it packed.
+    pub fn pack_idle(&mut self, idle_since: Instant, max: usize) -> usize {
+        let mut packed = 0;
+        for entry in self.entries.values_mut() {
+            if packed == max {
+                break;
+            }
+            if !entry.dirty() && entry.last_used < idle_since && entry.held.pack() {
+                packed += 1;
+            }
+        }
+        packed
+    }
+
+    /// How many entries hold their profile packed.
+    pub fn packed(&self) -> usize {
+        self.entries.values().filter(|e| e.packed()).count()
     }
 
     /// Drops written entries, least recently used first, until at most `keep` remain (dirty
@@ -319,6 +354,49 @@ mod tests {
         w.evict(100);
         assert!(w.len() <= 100, "{}", w.len());
         assert_eq!(w.dirty(), 50, "the 50 unwritten stay");
+    }
+
+    /// Only written profiles of idle viewers are packed, and a packed profile merges as the
+    /// tree it was: the next event finds it exactly as it was left.
+    #[test]
+    fn idle_written_profiles_are_packed_and_merge_as_before() {
+        let (mut packed, mut trees) = (Working::default(), Working::default());
+        for w in [&mut packed, &mut trees] {
+            for i in 0..3 {
+                add_viewer(w, i);
+            }
+            // Two written, one not.
+            for j in w.take_due(Instant::now(), true, 2) {
+                w.written(j.meta);
+            }
+        }
+        assert_eq!(packed.pack_idle(Instant::now() - Duration::from_secs(1), usize::MAX), 0, "not idle long enough");
+        assert_eq!(packed.pack_idle(Instant::now(), 1), 1, "at most max");
+        assert_eq!(packed.pack_idle(Instant::now() + Duration::from_millis(1), usize::MAX), 1, "the other written one");
+        assert_eq!(packed.packed(), 2);
+        assert_eq!(packed.dirty(), 1, "the unwritten one is not packed");
+        for i in 0..3 {
+            let v = format!("v{i}");
+            assert_eq!(packed.get(&v).unwrap().state(), trees.get(&v).unwrap().state(), "{v} reads the same packed");
+        }
+        for w in [&mut packed, &mut trees] {
+            for i in 0..3 {
+                let v = format!("v{i}");
+                let seq = w.next_seq();
+                let (mut a, wm, o) = event(100 + i, "PAUSED", 9.0);
+                a.viewer = v.clone();
+                let m = w.merge(&v, vec![(a, wm, o)], seq, false, "m", &Bounds::default(), &POLICY);
+                assert_eq!(m.applied, 1);
+            }
+        }
+        assert_eq!(packed.packed(), 0, "unpacked by their events");
+        for i in 0..3 {
+            let v = format!("v{i}");
+            let (p, t) = (packed.get(&v).unwrap(), trees.get(&v).unwrap());
+            assert_eq!(p.state(), t.state(), "{v} merged the same");
+            assert_eq!(p.state().revision, 2);
+            assert_eq!((p.stored_rev, p.pending.len(), p.dirty()), (t.stored_rev, t.pending.len(), t.dirty()));
+        }
     }
 
     /// A profile read ahead of a batch's turn is merged onto only while the generation holds:

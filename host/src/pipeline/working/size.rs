@@ -46,11 +46,11 @@ impl Working {
     /// checked (a trial merge, encoded) only when the cheap bound says it might.
     pub fn would_exceed(&self, viewer: &str, events: &[(usize, &Apply)], max_bytes: usize, version: &str, bounds: &Bounds) -> bool {
         let Some(entry) = self.entries.get(viewer) else { return false };
-        let bound = entry.state.size_hint() + events.iter().map(|(_, a)| growth_bound(a)).sum::<usize>();
+        let bound = entry.held.size_hint() + events.iter().map(|(_, a)| growth_bound(a)).sum::<usize>();
         if bound <= max_bytes {
             return false;
         }
         let trial: Vec<Event<'_>> = events.iter().map(|(i, a)| Event { index: *i, apply: a, watermark: None }).collect();
-        merge_viewer(entry.state.clone(), &trial, version, bounds).state.encode().len() > max_bytes
+        merge_viewer(entry.state().into_owned(), &trial, version, bounds).state.encode().len() > max_bytes
     }
 }

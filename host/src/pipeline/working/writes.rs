@@ -38,7 +38,7 @@ impl Working {
         let mut jobs = Vec::with_capacity(viewers.len());
         for viewer in viewers {
             let entry = self.entries.get_mut(&viewer).expect("listed above");
-            let write = Write::new(&entry.state, entry.stored_rev);
+            let write = Write::new(entry.held.tree(), entry.stored_rev);
             let meta = JobMeta { viewer, expected_rev: entry.stored_rev, history: std::mem::take(&mut entry.history), covered: entry.pending.len() };
             jobs.push(Job { write, meta });
         }
@@ -72,7 +72,7 @@ impl Working {
         };
         let refs: Vec<Event<'_>> = entry.pending.iter().enumerate().map(|(i, p)| Event { index: i, apply: &p.apply, watermark: p.watermark.clone() }).collect();
         let m = merge_viewer(state, &refs, version, bounds);
-        entry.state = m.state;
+        entry.held = super::Held::Tree(Box::new(m.state));
         entry.stored_rev = rev;
         entry.history.extend(history);
         entry.history.extend(m.history);
@@ -186,8 +186,8 @@ mod tests {
         w.rebase("v", Some(Stored { state: theirs, rev: 7 }), "m", &Bounds::default(), job.meta.history);
         let e = w.get("v").unwrap();
         assert_eq!(e.stored_rev, 7);
-        assert_eq!(e.state.revision, 2, "their event and ours");
-        assert_eq!(e.state.states["status"].current().unwrap().0, "W", "ours is newer");
+        assert_eq!(e.state().revision, 2, "their event and ours");
+        assert_eq!(e.state().states["status"].current().unwrap().0, "W", "ours is newer");
         let job = w.take_due(Instant::now(), false, usize::MAX).pop().expect("due at once");
         assert_eq!(job.write.expected_rev, 7);
         w.written(job.meta);
