@@ -111,9 +111,9 @@ pub struct PipelineConfig {
     /// Profiles kept in memory between writes (the working set; profiles of viewers seen
     /// recently that are already stored are dropped first when it is full).
     pub max_cached_profiles: usize,
-    /// A written profile whose viewer sent nothing for this long is held packed in the working
-    /// set (its stored encoding, about a fifth of the memory) and decoded on the viewer's next
-    /// event (0: never packed).
+    /// A viewer that sent nothing for this long is held compactly: its written profile in the
+    /// working set as its stored encoding (about a fifth of the memory; decoded on its next
+    /// event), its JSON in the live view compressed (decompressed when read). 0: never.
     pub pack_idle_after_ms: u64,
     /// Module instances a batch is split across, each on its own thread (0: one per core, at
     /// most 4). The module is the pipeline's most expensive stage and a pure function, so

@@ -51,9 +51,8 @@ impl Pipeline {
             return;
         }
         let Some(idle_since) = Instant::now().checked_sub(Duration::from_millis(self.config.pack_idle_after_ms)) else { return };
-        let mut working = self.working.lock().expect("working set");
-        working.pack_idle(idle_since, MAX_PACK);
-        self.metrics.set("liveviewer_packed_profiles", &[], working.packed() as f64);
+        let held = self.working.lock().expect("working set").pack_idle(idle_since, MAX_PACK);
+        self.metrics.set("liveviewer_packed_profiles", &[], held as f64);
     }
 
     async fn write_jobs(&self, writes: Vec<Write>, metas: Vec<JobMeta>) -> Result<(), PipelineError> {

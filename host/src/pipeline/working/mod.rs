@@ -229,21 +229,21 @@ impl Working {
     }
 
     /// Packs the profiles of written entries last used before `idle_since` (see [`held`]), at
-    /// most `max` of them (each is encoded under the caller's lock); returns how many it packed.
+    /// most `max` of them (each is encoded under the caller's lock); returns how many entries
+    /// hold their profile packed now.
     pub fn pack_idle(&mut self, idle_since: Instant, max: usize) -> usize {
-        let mut packed = 0;
+        let (mut packed, mut held) = (0, 0);
         for entry in self.entries.values_mut() {
-            if packed == max {
-                break;
-            }
-            if !entry.dirty() && entry.last_used < idle_since && entry.held.pack() {
+            if packed < max && !entry.dirty() && entry.last_used < idle_since && entry.held.pack() {
                 packed += 1;
             }
+            held += usize::from(entry.packed());
         }
-        packed
+        held
     }
 
     /// How many entries hold their profile packed.
+    #[cfg(test)]
     pub fn packed(&self) -> usize {
         self.entries.values().filter(|e| e.packed()).count()
     }
@@ -372,7 +372,7 @@ mod tests {
         }
         assert_eq!(packed.pack_idle(Instant::now() - Duration::from_secs(1), usize::MAX), 0, "not idle long enough");
         assert_eq!(packed.pack_idle(Instant::now(), 1), 1, "at most max");
-        assert_eq!(packed.pack_idle(Instant::now() + Duration::from_millis(1), usize::MAX), 1, "the other written one");
+        assert_eq!(packed.pack_idle(Instant::now() + Duration::from_millis(1), usize::MAX), 2, "and the other written one");
         assert_eq!(packed.packed(), 2);
         assert_eq!(packed.dirty(), 1, "the unwritten one is not packed");
         for i in 0..3 {
