@@ -52,5 +52,5 @@ pub async fn run(o: Options) -> BenchResult {
         figures.push(Figure::new("memory", format!("resident memory per tracked viewer at {n} viewers"), "bytes", vec![per]).goal("<= 2048 bytes", per <= 2048.0));
         figures.push(Figure::new("memory", format!("resident memory with {n} viewers"), "MiB", vec![after as f64 / 1048576.0]));
     }
-    Ok((figures, vec!["memory: one host, embedded store (profiles on disk, a 64 MiB page cache), one event from each viewer through POST /ingest/snowbridge; resident memory (VmRSS) before and after, divided by the viewers.".into()]))
+    Ok((figures, vec!["memory: one host, embedded store (profiles on disk, a 64 MiB page cache), one event from each viewer (the fixture's play, in a media session of its own) through POST /ingest/snowbridge; resident memory (VmRSS) before and after, divided by the viewers.".into()]))
 }
