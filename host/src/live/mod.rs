@@ -211,7 +211,7 @@ impl Live {
         self.viewers.read().expect("live view").len()
     }
 
-    /// Packs the JSON of viewers whose copy arrived before `idle_since` (see [`packed`]), off
+    /// Packs the JSON of viewers whose copy arrived before `idle_since` (see `packed`), off
     /// the view's lock but for swapping them in, a slice at a time; returns how many viewers
     /// the view holds packed.
     pub fn pack_idle(&self, idle_since: Instant) -> usize {
@@ -257,7 +257,7 @@ impl Live {
     }
 }
 
-/// Packs idle viewers' JSON every few seconds (see [`packed`]), on a blocking thread: a view
+/// Packs idle viewers' JSON every few seconds (see `packed`), on a blocking thread: a view
 /// of a million viewers takes a while to look through, and the first time, to pack.
 pub async fn pack_idle_viewers(live: Arc<Live>, idle_after: std::time::Duration, metrics: Arc<crate::metrics::Metrics>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2).min(idle_after));

@@ -228,7 +228,7 @@ impl Working {
         out
     }
 
-    /// Packs the profiles of written entries last used before `idle_since` (see [`held`]), at
+    /// Packs the profiles of written entries last used before `idle_since` (see `held`), at
     /// most `max` of them (each is encoded under the caller's lock); returns how many entries
     /// hold their profile packed now.
     pub fn pack_idle(&mut self, idle_since: Instant, max: usize) -> usize {
