@@ -258,9 +258,11 @@ impl Live {
 }
 
 /// Packs idle viewers' JSON every few seconds (see `packed`), on a blocking thread: a view
-/// of a million viewers takes a while to look through, and the first time, to pack.
+/// of a million viewers takes a while to look through, and the first time, to pack. Looked
+/// through at most ten times a second, however short `idle_after` is set.
 pub async fn pack_idle_viewers(live: Arc<Live>, idle_after: std::time::Duration, metrics: Arc<crate::metrics::Metrics>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(2).min(idle_after));
+    let every = idle_after.clamp(std::time::Duration::from_millis(100), std::time::Duration::from_secs(2));
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
