@@ -217,8 +217,8 @@ pub fn render(jsons: &[std::path::PathBuf], out: &std::path::Path) -> anyhow::Re
                     // file merged before this note existed names its runs in one line; the
                     // first is the one its benchmarks without a note come from.)
                     let at = m.generated_at.split(" and ").next().unwrap_or_default().trim_end_matches(" (runs merged)").to_owned();
-                    let (from, benches) = (&m, benches_of(&m.figures));
-                    let notes: Vec<String> = benches.iter().filter(|b| measured_at(&from.notes, b).is_none()).map(|b| measured(b, &at, &from.machine)).collect();
+                    let notes: Vec<String> =
+                        benches_of(&m.figures).iter().filter(|b| measured_at(&m.notes, b).is_none()).map(|b| measured(b, &at, &m.machine)).collect();
                     m.notes.extend(notes);
                     m.merged = true;
                 }

@@ -16,7 +16,7 @@ pub(super) const DICTIONARY: &[u8] = include_bytes!("dictionary.json");
 /// Fast: a viewer is packed once per idle spell, on a background thread.
 const LEVEL: i32 = 1;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ProfileJson {
     Text(Arc<str>),
     /// zstd with [`DICTIONARY`], and the text's length.

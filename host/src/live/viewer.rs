@@ -53,7 +53,7 @@ impl StatusGroup {
 pub const AD_COUNTERS: [&str; 4] = ["ads", "ads_completed", "ads_skipped", "ads_clicked"];
 
 /// A viewer in the view.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Viewer {
     pub viewer_id: String,
     pub revision: u64,
@@ -140,22 +140,7 @@ impl Viewer {
     /// This viewer with its JSON packed (`None`: it already is, or it would not be smaller).
     pub(super) fn pack(&self, packer: &mut Packer) -> Option<Viewer> {
         let json = packer.pack(&self.json)?;
-        Some(Viewer {
-            viewer_id: self.viewer_id.clone(),
-            revision: self.revision,
-            first_seen: self.first_seen,
-            last_seen: self.last_seen,
-            status: self.status.clone(),
-            group: self.group,
-            media_key: self.media_key.clone(),
-            media_label: self.media_label.clone(),
-            livestream: self.livestream,
-            position: self.position,
-            percent: self.percent,
-            ads: self.ads,
-            json,
-            held_since: self.held_since,
-        })
+        Some(Viewer { json, ..self.clone() })
     }
 
     /// The profile JSON with `active` as of now.

@@ -153,9 +153,8 @@ impl Session {
         // a session flooded within the allowed lateness made each event dearer than the last.
         if self.points.len() > MAX_POINTS {
             let excess = self.points.len() - MAX_POINTS;
-            self.base = self.level_before(excess);
             self.floor = Some((self.points[excess - 1].ts, self.points[excess - 1].id));
-            self.points.drain(..excess);
+            self.fold_first(excess);
         }
         credits
     }
@@ -192,6 +191,11 @@ impl Session {
     /// Folds the events before `cutoff` into the base: no event that late is taken any more.
     pub fn fold(&mut self, cutoff: i64) {
         let n = self.points.iter().take_while(|p| p.ts < cutoff).count();
+        self.fold_first(n);
+    }
+
+    /// Folds the first `n` events into the base.
+    fn fold_first(&mut self, n: usize) {
         if n > 0 {
             self.base = self.level_before(n);
             self.points.drain(..n);
@@ -300,4 +304,3 @@ mod tests {
         assert_eq!(per_minute(&late).values().map(|c| c.ad_impressions).sum::<i64>(), 1);
     }
 }
-
